@@ -1,0 +1,154 @@
+"""The command line: parses options and calls the library, nothing else."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from . import __version__
+from .config import ConfigError
+
+FORMAT_CHOICES = ["text", "json", "sarif", "github"]
+LEVEL_CHOICES = ["error", "warning", "info", "never"]
+
+
+def _common_options(function):
+    """Output and policy options shared by every checking command."""
+    options = [
+        click.option("-f", "--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="text", show_default=True,
+                     help="Report format."),
+        click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+                     help="Write the report to FILE instead of standard output."),
+        click.option("--fail-on", type=click.Choice(LEVEL_CHOICES), default=None,
+                     help="Lowest severity that makes the exit code 1 [default: warning]."),
+        click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                     help="Configuration file (default: .smlint.yaml or pyproject.toml [tool.smlint], "
+                          "searched upwards to the repository root)."),
+        click.option("--select", multiple=True, metavar="RULE", help="Only these rules (id, name or prefix); repeatable."),
+        click.option("--ignore", multiple=True, metavar="RULE", help="Skip these rules (id, name or prefix); repeatable."),
+        click.option("--disable-inline-ignores", is_flag=True, default=None,
+                     help="Report findings even where a '# smlint ignore=' comment suppresses them."),
+        click.option("--warn-unused-ignores", is_flag=True, default=None,
+                     help="Report ignore comments that suppress nothing (SM002)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _split_rules(values) -> list[str]:
+    return [token for value in values for token in value.split(",") if token.strip()]
+
+
+def policy_from(options: dict, extra: dict | None = None):
+    from .config import load_policy
+
+    overrides = {
+        "fail-on": options.get("fail_on"),
+        "select": _split_rules(options.get("select") or ()) or None,
+        "ignore": _split_rules(options.get("ignore") or ()),
+        "disable-inline-ignores": options.get("disable_inline_ignores"),
+        "warn-unused-ignores": options.get("warn_unused_ignores"),
+        **(extra or {}),
+    }
+    return load_policy(options.get("config_path"), overrides)
+
+
+def finish(report, policy, fmt: str, output: str | None) -> None:
+    """Write the report and exit with the code policy gives it."""
+    from .engine import exit_code
+    from .report import render
+
+    colour = output is None and fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    text = render(report, fmt, colour=colour) if fmt == "text" else render(report, fmt)
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as error:
+            raise click.UsageError(f"cannot write report to {output}: {error.strerror or error}")
+    elif text:
+        click.echo(text, nl=False)
+    for finding in report.input_errors:
+        if fmt != "text" or output:
+            click.echo(f"smlint: {finding.message}", err=True)
+    sys.exit(exit_code(report.findings, policy.fail_on))
+
+
+def _key_values(values, what: str) -> dict[str, str]:
+    pairs = {}
+    for value in values:
+        key, sep, val = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE", param_hint=what)
+        pairs[key] = val
+    return pairs
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="smlint")
+def cli():
+    """Check containers against the SageMaker Processing contract, before the cloud does.
+
+    \b
+      smlint lint [PATH...]        Dockerfiles, statically
+      smlint job REQUEST           a CreateProcessingJob request
+      smlint explain REQUEST       the command the container will run
+      smlint image REF             a built image, without running it
+      smlint run --image REF       a local processing job, under the real contract
+      smlint probe REF             signal handling and GPU of a running container
+    """
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--stdin-filename", default=None, help="Name to report for '-' (standard input).")
+@click.option("--target", default=None, metavar="STAGE", help="Stage that produces the image (default: the last).")
+@click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
+              help="ARG value used when resolving variables; repeatable.")
+@_common_options
+def lint(paths, stdin_filename, target, build_args, fmt, output, **options):
+    """Lint Dockerfiles (default: those under the current directory)."""
+    from .dockerfile.lint import lint_paths
+
+    policy = policy_from(options, {"build-args": _key_values(build_args, "--build-arg") or None})
+    report = lint_paths(list(paths) or ["."], policy, target=target, stdin_filename=stdin_filename)
+    finish(report, policy, fmt, output)
+
+
+@cli.command("rules")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules_command(fmt):
+    """List every rule."""
+    from .docs import list_rules
+
+    click.echo(list_rules(fmt), nl=False)
+
+
+@cli.command("rule")
+@click.argument("rule")
+def rule_command(rule):
+    """Show one rule's documentation (by id or name)."""
+    from .docs import show_rule
+
+    text = show_rule(rule)
+    if text is None:
+        raise click.UsageError(f"no rule {rule!r} (see `smlint rules`)")
+    click.echo(text, nl=False)
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="smlint", standalone_mode=True)
+    except ConfigError as error:
+        click.echo(f"smlint: config error: {error}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("smlint: interrupted", err=True)
+        sys.exit(130)
+    except Exception as error:  # never a traceback for the user; SMLINT_DEBUG=1 shows it
+        if os.environ.get("SMLINT_DEBUG"):
+            raise
+        click.echo(f"smlint: internal error: {type(error).__name__}: {error} (set SMLINT_DEBUG=1 for details)", err=True)
+        sys.exit(2)

@@ -1,0 +1,239 @@
+"""Layered configuration: defaults < config file < command line.
+
+The file is `.smlint.yaml`/`.smlint.yml` or `[tool.smlint]` in
+`pyproject.toml`, found by walking up from the working directory and stopping
+at the repository root, or named with `--config`. It is validated against
+`SCHEMA`; any problem is a `ConfigError` (exit 2) naming the file, the key and
+the reason. `jsonschema` and `yaml` are imported only when a file is found.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .findings import Severity
+
+FILE_NAMES = (".smlint.yaml", ".smlint.yml", "pyproject.toml")
+LEVELS = ["error", "warning", "info"]
+_RULE_LIST = {"type": "array", "items": {"type": "string", "minLength": 1}}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "smlint configuration",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "select": {**_RULE_LIST, "description": "only these rules (ids, names or id prefixes such as SM1)"},
+        "ignore": {**_RULE_LIST, "description": "never these rules"},
+        "severity": {
+            "type": "object",
+            "additionalProperties": {"enum": LEVELS},
+            "description": "rule -> error|warning|info",
+        },
+        "fail-on": {"enum": LEVELS + ["never"]},
+        "per-path-ignores": {
+            "type": "object",
+            "additionalProperties": _RULE_LIST,
+            "description": "glob -> rules ignored in matching files",
+        },
+        "disable-inline-ignores": {"type": "boolean"},
+        "warn-unused-ignores": {"type": "boolean"},
+        "build-args": {
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+            "description": "ARG values used when resolving variables, like --build-arg",
+        },
+        "job-files": {**_RULE_LIST, "description": "globs of CreateProcessingJob request files"},
+        "large-image-size": {
+            "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([KMGT]i?B?|B)?\s*$"}],
+            "description": "SM241 bound: bytes, or a size such as 10GiB",
+        },
+        "grace-period": {"type": "number", "exclusiveMinimum": 0, "description": "seconds (SM403)"},
+    },
+}
+
+
+class ConfigError(Exception):
+    """A bad configuration file or option: reported on one line, exit 2."""
+
+
+@dataclass
+class Policy:
+    """Which rules run where, at which severity, and what fails the run."""
+
+    select: frozenset[str] | None = None
+    ignore: frozenset[str] = frozenset()
+    severities: dict[str, Severity] = field(default_factory=dict)
+    per_path_ignores: list[tuple[str, frozenset[str]]] = field(default_factory=list)
+    fail_on: Severity | None = Severity.WARNING
+    disable_inline_ignores: bool = False
+    warn_unused_ignores: bool = False
+    build_args: dict[str, str] = field(default_factory=dict)
+    job_files: list[str] = field(default_factory=lambda: ["**/processing-job*.json", "**/processing-job*.y*ml"])
+    large_image_size: int = 10 * 1024**3
+    grace_period: float = 10.0
+    source: str | None = None  # the file it came from, for messages
+
+    def enabled(self, rule_id: str, path: str = "") -> bool:
+        if rule_id == "SM001":
+            return True
+        if self.select is not None and rule_id not in self.select:
+            return False
+        if rule_id in self.ignore:
+            return False
+        normalised = path.replace(os.sep, "/")
+        return not any(
+            rule_id in rules and _glob_match(normalised, pattern) for pattern, rules in self.per_path_ignores
+        )
+
+    def severity(self, rule_id: str, default: Severity) -> Severity:
+        return self.severities.get(rule_id, default)
+
+
+def _glob_match(path: str, pattern: str) -> bool:
+    candidates = {path, path.lstrip("./"), os.path.basename(path)}
+    return any(fnmatch.fnmatchcase(c, pattern) or fnmatch.fnmatchcase(c, pattern.replace("**/", "")) for c in candidates)
+
+
+def expand_rules(keys: Iterable[str], where: str) -> frozenset[str]:
+    """Ids, names or id prefixes (`SM1`, `SM12`) -> ids; unknown ones are errors."""
+    from . import catalog
+
+    rules = catalog.load()
+    names = catalog.by_name()
+    ids: set[str] = set()
+    for key in keys:
+        token = key.strip()
+        upper = token.upper()
+        if upper in rules:
+            ids.add(upper)
+        elif token.lower() in names:
+            ids.add(names[token.lower()].id)
+        elif upper.startswith("SM") and upper[2:].isdigit() and any(r.startswith(upper) for r in rules):
+            ids.update(r for r in rules if r.startswith(upper))
+        else:
+            raise ConfigError(f"{where}: unknown rule {token!r} (see `smlint rules`)")
+    return frozenset(ids)
+
+
+def parse_size(value: int | str) -> int:
+    if isinstance(value, int):
+        return value
+    text = value.strip().upper().removesuffix("B").strip()
+    units = {"K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4, "KI": 1024, "MI": 1024**2, "GI": 1024**3, "TI": 1024**4}
+    for suffix in sorted(units, key=len, reverse=True):
+        if text.endswith(suffix):
+            return int(float(text[: -len(suffix)]) * units[suffix])
+    return int(float(text))
+
+
+def discover(start: str | None = None) -> str | None:
+    """The nearest config file from `start` up to the repository root."""
+    directory = os.path.abspath(start or os.getcwd())
+    while True:
+        for name in FILE_NAMES:
+            candidate = os.path.join(directory, name)
+            if os.path.isfile(candidate) and (name != "pyproject.toml" or _has_tool_table(candidate)):
+                return candidate
+        parent = os.path.dirname(directory)
+        if os.path.exists(os.path.join(directory, ".git")) or parent == directory:
+            return None
+        directory = parent
+
+
+def _has_tool_table(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return b"[tool.smlint]" in handle.read()
+    except OSError:
+        return False
+
+
+def read_file(path: str) -> dict[str, Any]:
+    """The raw settings of a config file, validated against SCHEMA."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config: {error.strerror or error}") from None
+    if path.endswith(".toml"):
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            import tomli as tomllib
+        try:
+            data = tomllib.loads(raw.decode("utf-8")).get("tool", {}).get("smlint", {})
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(raw) if raw.strip() else {}
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            raise ConfigError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+    validate(data, path)
+    return data
+
+
+def validate(data: Any, path: str) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        reason = error.message
+        if error.validator == "additionalProperties" and not error.absolute_path:
+            reason = reason.replace("Additional properties are not allowed", "unknown key")
+        raise ConfigError(f"{path}: key {key}: {reason}")
+
+
+def build_policy(settings: dict[str, Any], source: str | None = None) -> Policy:
+    where = source or "command line"
+    policy = Policy(source=source)
+    if "select" in settings and settings["select"] is not None:
+        policy.select = expand_rules(settings["select"], f"{where}: select")
+    policy.ignore = expand_rules(settings.get("ignore") or (), f"{where}: ignore")
+    for key, level in (settings.get("severity") or {}).items():
+        for rule_id in expand_rules([key], f"{where}: severity"):
+            policy.severities[rule_id] = Severity.parse(level)
+    fail_on = settings.get("fail-on")
+    if fail_on is not None:
+        policy.fail_on = None if fail_on == "never" else Severity.parse(fail_on)
+    policy.per_path_ignores = [
+        (pattern, expand_rules(rules, f"{where}: per-path-ignores.{pattern}"))
+        for pattern, rules in (settings.get("per-path-ignores") or {}).items()
+    ]
+    policy.disable_inline_ignores = bool(settings.get("disable-inline-ignores", False))
+    policy.warn_unused_ignores = bool(settings.get("warn-unused-ignores", False))
+    policy.build_args = dict(settings.get("build-args") or {})
+    if settings.get("job-files"):
+        policy.job_files = list(settings["job-files"])
+    if "large-image-size" in settings:
+        policy.large_image_size = parse_size(settings["large-image-size"])
+    if "grace-period" in settings:
+        policy.grace_period = float(settings["grace-period"])
+    return policy
+
+
+def load_policy(config_path: str | None = None, overrides: dict[str, Any] | None = None) -> Policy:
+    """The policy for this run: the config file (named or discovered), then
+    command-line overrides (keys as in the file; None means not given)."""
+    path = config_path or discover()
+    settings = read_file(path) if path else {}
+    for key, value in (overrides or {}).items():
+        if value is None or value == () or value == []:
+            continue
+        if key in ("build-args",):
+            settings[key] = {**(settings.get(key) or {}), **value}
+        elif key == "ignore":
+            settings[key] = list(settings.get(key) or ()) + list(value)
+        else:
+            settings[key] = value
+    return build_policy(settings, path)

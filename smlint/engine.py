@@ -1,0 +1,145 @@
+"""Runs checks and owns identity and policy.
+
+Checks are small pure functions that yield `Problem`s. The engine stamps each
+with its rule's id, name, severity and documentation link, applies the
+configuration (selection, severity overrides, per-path ignores, inline
+suppressions) and turns a check that raises into an SM003 finding instead of
+a crash. Nothing else decides what is reported.
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+from . import catalog
+from .config import Policy
+from .findings import Finding, Problem, Severity, Span
+
+Check = Callable[..., Iterable[Problem]]
+
+
+class Registry:
+    """The checks of one domain (Dockerfile, image, job, run), by rule id."""
+
+    def __init__(self) -> None:
+        self.checks: dict[str, Check] = {}
+
+    def check(self, rule_id: str) -> Callable[[Check], Check]:
+        def register(function: Check) -> Check:
+            if rule_id in self.checks:
+                raise ValueError(f"two checks registered for {rule_id}")
+            self.checks[rule_id] = function
+            return function
+
+        return register
+
+
+@dataclass
+class Suppression:
+    """An inline `# smlint ignore=...` (or `ignore-file=`) comment."""
+
+    rule_ids: frozenset[str]
+    comment: Span
+    lines: range | None  # None: the whole file
+    reason: str = ""
+    used: set[str] = field(default_factory=set)
+
+    def covers(self, finding: Finding) -> bool:
+        if finding.rule_id not in self.rule_ids:
+            return False
+        return self.lines is None or finding.line in self.lines
+
+
+def make_finding(rule_id: str, path: str, problem: Problem, policy: Policy | None = None) -> Finding:
+    doc = catalog.load()[rule_id]
+    default = problem.severity or doc.severity
+    severity = policy.severity(rule_id, default) if policy else default
+    return Finding(
+        rule_id=rule_id,
+        rule_name=doc.name,
+        severity=severity,
+        message=problem.message,
+        path=path,
+        span=problem.span,
+        pointer=problem.pointer,
+        data=problem.data,
+        help_uri=doc.help_uri,
+    )
+
+
+def unreadable(path: str, reason: str, span: Span | None = None) -> Finding:
+    """SM001: always reported, whatever the configuration: it is an input error."""
+    return make_finding("SM001", path, Problem(f"{path}: {reason}", span))
+
+
+def run_checks(
+    registry: Registry,
+    subject: object,
+    path: str,
+    policy: Policy,
+    suppressions: Iterable[Suppression] = (),
+) -> list[Finding]:
+    """Every enabled check of `registry` on `subject`, after policy and suppressions."""
+    findings = list(_raw_findings(registry, subject, path, policy))
+    return apply_suppressions(findings, list(suppressions), path, policy)
+
+
+def _raw_findings(registry: Registry, subject: object, path: str, policy: Policy) -> Iterator[Finding]:
+    for rule_id, check in registry.checks.items():
+        if not policy.enabled(rule_id, path):
+            continue
+        try:
+            problems = list(check(subject))
+        except Exception as error:  # a rule's bug must not end the run: SM003
+            where = traceback.extract_tb(error.__traceback__)[-1]
+            yield make_finding(
+                "SM003",
+                path,
+                Problem(
+                    f"rule {rule_id} crashed on this input: {type(error).__name__}: {error} "
+                    f"({where.filename.rsplit('/', 1)[-1]}:{where.lineno}); please report it",
+                    data={"rule": rule_id},
+                ),
+                policy,
+            )
+            continue
+        for problem in problems:
+            yield make_finding(rule_id, path, problem, policy)
+
+
+def apply_suppressions(
+    findings: list[Finding], suppressions: list[Suppression], path: str, policy: Policy
+) -> list[Finding]:
+    if policy.disable_inline_ignores or not suppressions:
+        return findings
+    kept = []
+    for finding in findings:
+        covering = [s for s in suppressions if s.covers(finding)]
+        for suppression in covering:
+            suppression.used.add(finding.rule_id)
+        if not covering:
+            kept.append(finding)
+    if policy.warn_unused_ignores and policy.enabled("SM002", path):
+        for suppression in suppressions:
+            for rule_id in sorted(suppression.rule_ids - suppression.used):
+                scope = "this file" if suppression.lines is None else "the next instruction"
+                kept.append(
+                    make_finding(
+                        "SM002",
+                        path,
+                        Problem(f"ignore for {rule_id} suppresses nothing on {scope}", suppression.comment),
+                        policy,
+                    )
+                )
+    return kept
+
+
+def exit_code(findings: Iterable[Finding], fail_on: Severity | None) -> int:
+    """0 clean, 1 a finding at or above the threshold, 2 an input error."""
+    findings = list(findings)
+    if any(f.rule_id == "SM001" for f in findings):
+        return 2
+    if fail_on is not None and any(f.severity >= fail_on for f in findings):
+        return 1
+    return 0
