@@ -50,8 +50,22 @@ def _fingerprint(finding, lines: list[str] | None, occurrence: int) -> str:
     return hashlib.sha256(key.encode("utf-8", "replace")).hexdigest()[:32]
 
 
+def _artifact(path: str) -> dict:
+    """Relative to %SRCROOT% (the working directory); an absolute path outside
+    it becomes an absolute file URI, which must not carry a uriBaseId."""
+    if os.path.isabs(path):
+        try:
+            relative = os.path.relpath(path)
+        except ValueError:  # another drive on Windows
+            return {"uri": Path(path).as_uri()}
+        if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+            return {"uri": Path(path).as_uri()}
+        path = relative
+    return {"uri": _uri(path), "uriBaseId": "%SRCROOT%"}
+
+
 def _location(finding) -> dict:
-    physical: dict = {"artifactLocation": {"uri": _uri(finding.path), "uriBaseId": "%SRCROOT%"}}
+    physical: dict = {"artifactLocation": _artifact(finding.path)}
     span = finding.span
     if span:
         region = {"startLine": span.line, "startColumn": span.column}
