@@ -138,6 +138,59 @@ def rule_command(rule):
     click.echo(text, nl=False)
 
 
+def _image_source(image, dockerfile, target, build_args, required: bool):
+    from .job.command import ImageSource
+
+    if image and dockerfile:
+        raise click.UsageError("give --image or --dockerfile, not both")
+    if required and not (image or dockerfile):
+        raise click.UsageError("give --image REF or --dockerfile PATH: explain needs the image's ENTRYPOINT and CMD")
+    if target and not dockerfile:
+        raise click.UsageError("--target goes with --dockerfile")
+    return ImageSource(image=image, dockerfile=dockerfile, target=target,
+                       build_args=_key_values(build_args, "--build-arg") or None)
+
+
+def _job_image_options(function):
+    options = [
+        click.option("--image", default=None, metavar="REF", help="Local image the job runs (for SM305-SM307)."),
+        click.option("--dockerfile", type=click.Path(), default=None, metavar="PATH",
+                     help="Dockerfile of the image the job runs (for SM305-SM307)."),
+        click.option("--target", default=None, metavar="STAGE", help="With --dockerfile: the stage that is the image."),
+        click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
+                     help="With --dockerfile: ARG value; repeatable."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+@cli.command()
+@click.argument("requests", nargs=-1, type=click.Path())
+@_job_image_options
+@_common_options
+def job(requests, image, dockerfile, target, build_args, fmt, output, **options):
+    """Check CreateProcessingJob requests (.json/.yaml; default: files matching job-files)."""
+    from .job.command import check_requests
+
+    source = _image_source(image, dockerfile, target, build_args, required=False)
+    policy = policy_from(options, {"build-args": source.build_args})
+    finish(check_requests(list(requests), policy, source), policy, fmt, output)
+
+
+@cli.command()
+@click.argument("request", type=click.Path())
+@_job_image_options
+@_common_options
+def explain(request, image, dockerfile, target, build_args, fmt, output, **options):
+    """Show the command the job's container runs, and where each part comes from."""
+    from .job.command import explain as explain_request
+
+    source = _image_source(image, dockerfile, target, build_args, required=True)
+    policy = policy_from(options, {"build-args": source.build_args})
+    finish(explain_request(request, source), policy, fmt, output)
+
+
 def main() -> None:
     try:
         cli.main(prog_name="smlint", standalone_mode=True)

@@ -1,0 +1,237 @@
+"""SM301-SM308: checks of a CreateProcessingJob request, each a small pure
+function of a `JobSubject` yielding `Problem`s. The engine owns ids,
+severities and policy; rule documentation lives in rules/SM30x.md."""
+from __future__ import annotations
+
+import posixpath
+import shlex
+from dataclasses import dataclass
+from typing import Iterator
+
+from ..command_line import REQUEST_ARGUMENTS, resolve
+from ..engine import Registry
+from ..findings import Problem, Severity
+from .facts import ImageFacts
+from .source import Request, pointer_join
+
+registry = Registry()
+
+PROCESSING_ROOT = "/opt/ml/processing"
+DEFAULT_VOLUME_QUOTA_GB = 1024
+# GPU families of the processing instance-type enum (contract section 5).
+GPU_PREFIXES = ("ml.p", "ml.g")
+
+
+@dataclass(frozen=True)
+class JobSubject:
+    request: Request
+    facts: ImageFacts | None = None
+
+    @property
+    def data(self) -> dict:
+        return self.request.data
+
+    def problem(self, pointer: str, message: str, **extra) -> Problem:
+        return Problem(message, self.request.span(pointer), pointer=pointer, **extra)
+
+
+def _get(data: object, *keys) -> object:
+    for key in keys:
+        if isinstance(data, dict):
+            data = data.get(key)
+        elif isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data):
+            data = data[key]
+        else:
+            return None
+    return data
+
+
+def _string_list(value: object) -> list[str] | None:
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return value
+    return None
+
+
+@dataclass(frozen=True)
+class LocalPath:
+    pointer: str
+    path: str
+    side: str  # "input" or "output"
+    name: str  # InputName/OutputName, for messages
+
+    @property
+    def normal(self) -> str:
+        return posixpath.normpath(self.path) if self.path else self.path
+
+
+def local_paths(data: dict) -> Iterator[LocalPath]:
+    inputs = data.get("ProcessingInputs")
+    for index, item in enumerate(inputs if isinstance(inputs, list) else []):
+        for kind in ("S3Input", "DatasetDefinition"):
+            path = _get(item, kind, "LocalPath")
+            if isinstance(path, str):
+                name = _get(item, "InputName")
+                yield LocalPath(f"/ProcessingInputs/{index}/{kind}/LocalPath", path, "input",
+                                name if isinstance(name, str) else f"input {index}")
+    outputs = _get(data, "ProcessingOutputConfig", "Outputs")
+    for index, item in enumerate(outputs if isinstance(outputs, list) else []):
+        path = _get(item, "S3Output", "LocalPath")
+        if isinstance(path, str):
+            name = _get(item, "OutputName")
+            yield LocalPath(f"/ProcessingOutputConfig/Outputs/{index}/S3Output/LocalPath", path, "output",
+                            name if isinstance(name, str) else f"output {index}")
+
+
+def is_below_processing(path: str) -> bool:
+    """Strictly below /opt/ml/processing/, after resolving '..' (as the platform would)."""
+    if not path.startswith(PROCESSING_ROOT + "/"):
+        return False
+    return posixpath.normpath(path).startswith(PROCESSING_ROOT + "/")
+
+
+@registry.check("SM301")
+def job_schema(subject: JobSubject) -> Iterator[Problem]:
+    from .schema import violations
+
+    for violation in violations(subject.data):
+        yield subject.problem(violation.pointer, violation.message, data={"keyword": violation.keyword})
+
+
+@registry.check("SM302")
+def local_path_outside_processing(subject: JobSubject) -> Iterator[Problem]:
+    for local in local_paths(subject.data):
+        if not is_below_processing(local.path):
+            escapes = local.path.startswith(PROCESSING_ROOT + "/")
+            why = f" (it resolves to {local.normal})" if escapes else ""
+            yield subject.problem(
+                local.pointer,
+                f"{local.side} {local.name!r} LocalPath {local.path!r} is not below {PROCESSING_ROOT}/{why}; "
+                f"Processing only mounts {local.side}s there",
+            )
+
+
+@registry.check("SM303")
+def duplicate_local_path(subject: JobSubject) -> Iterator[Problem]:
+    first: dict[tuple[str, str], LocalPath] = {}
+    for local in local_paths(subject.data):
+        key = (local.side, local.normal.rstrip("/"))
+        if key in first:
+            other = first[key]
+            yield subject.problem(
+                local.pointer,
+                f"{local.side} {local.name!r} has the same LocalPath {local.path!r} as {local.side} {other.name!r}"
+                + ("; the service rejects this with an empty ValidationException" if local.side == "input" else ""),
+                data={"first": other.pointer},
+            )
+        else:
+            first[key] = local
+
+
+@registry.check("SM304")
+def overlapping_paths(subject: JobSubject) -> Iterator[Problem]:
+    paths = list(local_paths(subject.data))
+    inputs = [p for p in paths if p.side == "input"]
+    for output in (p for p in paths if p.side == "output"):
+        for source in inputs:
+            a, b = source.normal.rstrip("/"), output.normal.rstrip("/")
+            if a == b:
+                relation = "is the same directory as"
+            elif b.startswith(a + "/"):
+                relation = "is inside"
+            elif a.startswith(b + "/"):
+                relation = "contains"
+            else:
+                continue
+            yield subject.problem(
+                output.pointer,
+                f"output {output.name!r} LocalPath {output.path!r} {relation} input {source.name!r} LocalPath "
+                f"{source.path!r}: the input files would be uploaded as output, or outputs mixed with inputs",
+                data={"input": source.pointer},
+            )
+
+
+def _app(subject: JobSubject, key: str) -> list[str] | None:
+    return _string_list(_get(subject.data, "AppSpecification", key))
+
+
+@registry.check("SM305")
+def arguments_become_executable(subject: JobSubject) -> Iterator[Problem]:
+    facts = subject.facts
+    arguments = _app(subject, "ContainerArguments")
+    if facts is None or not arguments or _app(subject, "ContainerEntrypoint"):
+        return
+    pointer = "/AppSpecification/ContainerArguments"
+    if facts.entrypoint:
+        return
+    resolution = resolve(facts.entrypoint, facts.cmd, None, arguments)
+    if resolution.executable_source != REQUEST_ARGUMENTS:  # pragma: no cover - guarded above
+        return
+    if not facts.config_known:
+        yield subject.problem(
+            pointer,
+            f"ContainerArguments without ContainerEntrypoint, and {facts.described} sets no ENTRYPOINT; the base "
+            f"image {facts.base_image or '(unknown)'}'s own ENTRYPOINT is unknown statically: if it has none, "
+            f"{arguments[0]!r} runs as the program (check with smlint explain --image, or set ContainerEntrypoint)",
+            severity=Severity.INFO,
+        )
+        return
+    yield subject.problem(
+        pointer,
+        f"{facts.described} has no ENTRYPOINT, so ContainerArguments replace its CMD and the first argument "
+        f"{arguments[0]!r} runs as the program: {shlex.join(resolution.argv)}; set ContainerEntrypoint "
+        "or give the image an exec-form ENTRYPOINT",
+        data={"argv": resolution.argv},
+    )
+
+
+@registry.check("SM306")
+def entrypoint_override_missing(subject: JobSubject) -> Iterator[Problem]:
+    facts = subject.facts
+    entrypoint = _app(subject, "ContainerEntrypoint")
+    if facts is None or not entrypoint:
+        return
+    pointer = "/AppSpecification/ContainerEntrypoint/0"
+    state, checked = facts.executable_state(entrypoint[0])
+    if state == "file-exec":
+        return
+    if state == "unknown":
+        yield subject.problem(pointer, f"ContainerEntrypoint[0] {entrypoint[0]!r} was not checked: "
+                                       f"{facts.filesystem_note}", severity=Severity.INFO, data={"checked": False})
+    elif state == "missing":
+        yield subject.problem(pointer, f"ContainerEntrypoint[0] {entrypoint[0]!r} does not exist in "
+                                       f"{facts.described} (looked for {checked}): the job fails at start")
+    else:
+        yield subject.problem(pointer, f"ContainerEntrypoint[0] {entrypoint[0]!r} ({checked}) is not executable in "
+                                       f"{facts.described}: the job fails at start")
+
+
+@registry.check("SM307")
+def gpu_instance_without_cuda(subject: JobSubject) -> Iterator[Problem]:
+    facts = subject.facts
+    pointer = "/ProcessingResources/ClusterConfig/InstanceType"
+    instance_type = _get(subject.data, "ProcessingResources", "ClusterConfig", "InstanceType")
+    if facts is None or not isinstance(instance_type, str) or not instance_type.startswith(GPU_PREFIXES):
+        return
+    if facts.has_cuda_runtime is True:
+        return
+    if facts.has_cuda_runtime is None:
+        yield subject.problem(pointer, f"{instance_type} is a GPU instance; whether {facts.described} carries a "
+                                       f"CUDA runtime (libcudart.so) was not checked: {facts.cuda_reason}",
+                              severity=Severity.INFO, data={"checked": False})
+        return
+    yield subject.problem(pointer, f"{instance_type} is a GPU instance but {facts.described} carries no CUDA runtime "
+                                   "(no libcudart.so*): the job pays for GPUs it cannot use")
+
+
+@registry.check("SM308")
+def volume_over_default_quota(subject: JobSubject) -> Iterator[Problem]:
+    size = _get(subject.data, "ProcessingResources", "ClusterConfig", "VolumeSizeInGB")
+    if isinstance(size, int) and not isinstance(size, bool) and size > DEFAULT_VOLUME_QUOTA_GB:
+        yield subject.problem(
+            "/ProcessingResources/ClusterConfig/VolumeSizeInGB",
+            f"VolumeSizeInGB is {size}; the default account quota for a processing volume is "
+            f"{DEFAULT_VOLUME_QUOTA_GB} GB (ResourceLimitExceeded unless the quota was raised)",
+        )
+
+
+__all__ = ["registry", "JobSubject", "local_paths", "pointer_join"]

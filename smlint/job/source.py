@@ -1,0 +1,328 @@
+"""Reading a CreateProcessingJob request (JSON or YAML) with the position of
+every value, so a finding about `/ProcessingInputs/0/S3Input/LocalPath` lands
+on its line and column in the user's file.
+
+JSON is parsed by the standard library (fast, exact syntax errors) and then
+scanned once, iteratively, for positions. YAML is composed into nodes, whose
+marks give the positions, and built into plain data without recursion. Both
+are linear in the size of the file and never recurse per nesting level in
+smlint's own code; absurd nesting is refused up front as unreadable input.
+"""
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from dataclasses import dataclass, field
+
+from ..findings import Span
+
+MAX_DEPTH = 200  # a real request nests about 6 levels
+MAX_VALUES = 2_000_000  # guards YAML alias bombs: the data is walked as a tree
+
+
+class RequestError(Exception):
+    """The file can't be read as a request: one line for SM001, maybe a position."""
+
+    def __init__(self, reason: str, span: Span | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.span = span
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where one value is: its member key (if any) and the value itself."""
+
+    start: tuple[int, int]  # (line, column), 1-based
+    end: tuple[int, int]  # exclusive
+    key: tuple[int, int] | None = None
+    key_end: tuple[int, int] | None = None
+    container: bool = False
+
+
+@dataclass
+class Request:
+    """A parsed request: the data (nulls removed), its text and value positions."""
+
+    path: str
+    data: dict
+    lines: list[str]
+    positions: dict[str, Located] = field(default_factory=dict)
+    syntax: str = "json"
+
+    def span(self, pointer: str) -> Span | None:
+        """The span a finding at `pointer` should show: the key through a scalar
+        value, or the key (or opening bracket) of an object or array. A pointer
+        that does not exist (a missing field) falls back to its parent."""
+        while pointer not in self.positions and pointer:
+            pointer = pointer.rsplit("/", 1)[0]
+        located = self.positions.get(pointer)
+        if located is None:
+            return None
+        line, column = located.key or located.start
+        if located.container:  # the member name, or the opening bracket
+            end_line, end_column = located.key_end or (located.start[0], located.start[1] + 1)
+        else:
+            end_line, end_column = located.end
+        return Span(line, column, end_line, end_column)
+
+
+def escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def pointer_join(parent: str, token: object) -> str:
+    return f"{parent}/{escape(str(token))}"
+
+
+def read_request(path: str) -> Request:
+    """Load `path` as a request object, or raise RequestError saying why not."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except IsADirectoryError:
+        raise RequestError("is a directory, not a request file") from None
+    except FileNotFoundError:
+        raise RequestError("no such file") from None
+    except OSError as error:
+        raise RequestError(f"cannot read: {error.strerror or error}") from None
+    return parse_request(raw, path)
+
+
+def parse_request(raw: bytes, path: str) -> Request:
+    if b"\0" in raw:
+        raise RequestError("is a binary file (holds a NUL byte), not a JSON or YAML request")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise RequestError(f"is not valid UTF-8 (byte {error.start})", Span(line, 1)) from None
+    if not text.strip():
+        raise RequestError("is empty; expected a CreateProcessingJob request object")
+    syntax = _syntax_of(path, text)
+    if syntax == "json":
+        data, positions = _load_json(text)
+    else:
+        data, positions = _load_yaml(text)
+    if not isinstance(data, dict):
+        raise RequestError(
+            f"holds {_kind(data)} at the top level; expected a CreateProcessingJob request object "
+            "(a mapping of fields such as ProcessingJobName)",
+            Span(1, 1),
+        )
+    return Request(path=path, data=remove_nulls(data), lines=text.splitlines(True), positions=positions,
+                   syntax=syntax)
+
+
+def _syntax_of(path: str, text: str) -> str:
+    lower = path.lower()
+    if lower.endswith(".json"):
+        return "json"
+    if lower.endswith((".yaml", ".yml")):
+        return "yaml"
+    return "json" if text.lstrip()[:1] in ("{", "[") else "yaml"
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__}"
+
+
+def remove_nulls(data: dict) -> dict:
+    """processingjobconfig.json writes null for absent fields: treat them as
+    absent. Iterative, so depth costs nothing; only object members go."""
+    stack: list[object] = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for key in [k for k, v in value.items() if v is None]:
+                del value[key]
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return data
+
+
+class _Lines:
+    """Offset -> (line, column), 1-based, by bisecting the line starts."""
+
+    def __init__(self, text: str) -> None:
+        self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
+
+    def at(self, offset: int) -> tuple[int, int]:
+        index = bisect.bisect_right(self.starts, offset) - 1
+        return index + 1, offset - self.starts[index] + 1
+
+
+# ---------------------------------------------------------------- JSON
+
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],:]|[^\s{}\[\],:"]+')
+
+
+def _load_json(text: str) -> tuple[object, dict[str, Located]]:
+    depth = _max_flow_depth(text)
+    if depth > MAX_DEPTH:
+        raise RequestError(f"is nested {depth} levels deep; smlint reads requests nested at most {MAX_DEPTH} "
+                           "levels (a real one nests about 6)")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RequestError(f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})",
+                           Span(error.lineno, error.colno)) from None
+    except RecursionError:
+        raise RequestError("is nested too deeply to be a request") from None
+    return data, json_positions(text)
+
+
+def _max_flow_depth(text: str) -> int:
+    """The deepest nesting of [ and { outside strings, in one linear pass."""
+    depth = deepest = 0
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in ("{", "["):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token in ("}", "]"):
+            depth -= 1
+    return deepest
+
+
+def json_positions(text: str) -> dict[str, Located]:
+    """Pointer -> position of every value of a valid JSON document."""
+    lines = _Lines(text)
+    positions: dict[str, Located] = {}
+    # Each frame: [pointer, is_object, next index or current member name,
+    #              current member name's match, own member name's match, opening offset]
+    stack: list[list] = []
+    expecting_key = False
+    for match in _JSON_TOKEN.finditer(text):
+        token, start = match.group(), match.start()
+        frame = stack[-1] if stack else None
+        if token == ":":
+            continue
+        if token == ",":
+            if frame and frame[1]:
+                expecting_key = True
+            elif frame:
+                frame[2] += 1
+            continue
+        if token in ("}", "]"):
+            pointer, _, _, _, own_key, opened = stack.pop()
+            positions[pointer] = Located(lines.at(opened), lines.at(match.end()), *_key_marks(lines, own_key),
+                                         container=True)
+            expecting_key = False
+            continue
+        if frame and frame[1] and expecting_key:  # a member name
+            frame[2] = token[1:-1] if "\\" not in token else json.loads(token)
+            frame[3] = match
+            expecting_key = False
+            continue
+        if frame is None:
+            pointer, key_match = "", None
+        else:
+            pointer, key_match = pointer_join(frame[0], frame[2]), frame[3] if frame[1] else None
+        if token in ("{", "["):
+            stack.append([pointer, token == "{", 0, None, key_match, start])
+            expecting_key = token == "{"
+        else:
+            positions[pointer] = Located(lines.at(start), lines.at(match.end()), *_key_marks(lines, key_match))
+    return positions
+
+
+def _key_marks(lines: _Lines, key_match) -> tuple:
+    if key_match is None:
+        return None, None
+    return lines.at(key_match.start()), lines.at(key_match.end())
+
+
+# ---------------------------------------------------------------- YAML
+
+
+def _load_yaml(text: str) -> tuple[object, dict[str, Located]]:
+    import yaml
+
+    depth = _max_flow_depth(text)
+    if depth > MAX_DEPTH:
+        raise RequestError(f"is nested {depth} levels deep; smlint reads requests nested at most {MAX_DEPTH} "
+                           "levels (a real one nests about 6)")
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        root = yaml.compose(text, Loader=loader_class)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = error.problem or error.context or "syntax error"
+        raise RequestError(f"is not valid YAML: {problem}{where}",
+                           Span(mark.line + 1, mark.column + 1) if mark else None) from None
+    except yaml.YAMLError as error:
+        raise RequestError(f"is not valid YAML: {error}") from None
+    except RecursionError:
+        raise RequestError("is nested too deeply to be a request") from None
+    if root is None:
+        raise RequestError("holds no YAML document; expected a CreateProcessingJob request object")
+    return _build_yaml(root)
+
+
+def _build_yaml(root) -> tuple[object, dict[str, Located]]:
+    """Plain data and positions from composed nodes, iteratively. Keys keep
+    their source text ("1" stays "1"), since request keys are names."""
+    import yaml
+
+    constructor = yaml.SafeLoader("")  # only its scalar constructors are used
+    positions: dict[str, Located] = {}
+
+    def mark(m) -> tuple[int, int]:
+        return m.line + 1, m.column + 1
+
+    def scalar(node):
+        try:
+            return constructor.construct_object(node)
+        except yaml.YAMLError as error:
+            raise RequestError(f"is not a plain YAML request: {getattr(error, 'problem', error)} "
+                               f"(line {node.start_mark.line + 1})", Span(*mark(node.start_mark))) from None
+
+    def new_container(node):
+        return {} if isinstance(node, yaml.MappingNode) else []
+
+    top = scalar(root) if isinstance(root, yaml.ScalarNode) else new_container(root)
+    # (node, its Python container, pointer, key mark)
+    work = [(root, top, "", None)]
+    count = 0
+    while work:
+        node, target, pointer, key_mark = work.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise RequestError(f"expands to more than {MAX_VALUES} values (YAML aliases?); not a request")
+        is_container = not isinstance(node, yaml.ScalarNode)
+        key_start, key_end = key_mark or (None, None)
+        positions[pointer] = Located(mark(node.start_mark), mark(node.end_mark), key_start, key_end,
+                                     container=is_container)
+        if not is_container:
+            continue
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    key = key_node.value
+                else:
+                    raise RequestError("uses a complex (non-scalar) mapping key; request keys are names",
+                                       Span(*mark(key_node.start_mark)))
+                child_pointer = pointer_join(pointer, key)
+                value = scalar(value_node) if isinstance(value_node, yaml.ScalarNode) else new_container(value_node)
+                target[key] = value
+                work.append((value_node, value, child_pointer, (mark(key_node.start_mark), mark(key_node.end_mark))))
+        else:
+            for index, item_node in enumerate(node.value):
+                value = scalar(item_node) if isinstance(item_node, yaml.ScalarNode) else new_container(item_node)
+                target.append(value)
+                work.append((item_node, value, pointer_join(pointer, index), None))
+    return top, positions
