@@ -1,0 +1,655 @@
+"""SM1xx: the Dockerfile checks. Each is a small pure function of a `Subject`
+yielding `Problem`s; documentation and examples are in rules/SM1xx.md."""
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+from typing import Iterator
+
+from ..engine import Registry
+from ..findings import Problem, Severity
+from .facts import (
+    OPT_ML,
+    PROCESSING,
+    Subject,
+    absolute,
+    command_cwds,
+    effective_argv,
+    expanded_words,
+    installed_packages,
+    pid1_script,
+    run_scripts,
+    span_of,
+    under,
+    written_paths,
+)
+from .model import env_pairs, has_unresolved
+from .parser import Instruction, shell_words
+from .shell import SimpleCommand, parse_script, shell_c_script, top_level
+
+registry = Registry()
+
+
+def _exec_suggestion(text: str) -> str:
+    words = shell_words(text)
+    if words and not re.search(r"[;&|<>$`*?(){}]", text):
+        return "use exec form: " + json.dumps(words)
+    return 'use exec form, e.g. ["python3", "/app/job.py"], or end a wrapper script with `exec "$@"`'
+
+
+# --- SM10x: the command ----------------------------------------------------------
+
+@registry.check("SM101")
+def entrypoint_shell_form(subject: Subject) -> Iterator[Problem]:
+    entrypoint = subject.final.config.entrypoint
+    if entrypoint is None or entrypoint.is_exec_form or entrypoint.looks_like_json:
+        return
+    yield Problem(
+        f"ENTRYPOINT is shell form, so Docker runs it as `/bin/sh -c \"{_short(entrypoint.args)}\"`: "
+        f"PID 1 is the shell and StopProcessingJob's SIGINT never reaches the job; "
+        f"{_exec_suggestion(entrypoint.args)}",
+        span_of(entrypoint),
+    )
+
+
+def _json_defect(text: str) -> str:
+    body = text.strip()
+    if "'" in body and '"' not in body:
+        return "it uses single quotes; JSON needs double quotes"
+    if re.search(r",\s*\]\s*$", body):
+        return "it has a trailing comma"
+    if not body.endswith("]"):
+        return "it does not end with ']'"
+    try:
+        value = json.loads(body)
+    except ValueError as error:
+        return f"it is not valid JSON ({error.msg} at column {error.colno})"
+    if isinstance(value, list):
+        return "its items are not all strings"
+    return "it is not a JSON array"
+
+
+@registry.check("SM102")
+def malformed_exec_form(subject: Subject) -> Iterator[Problem]:
+    for step in subject.dockerfile.all_steps:
+        instruction = step.instruction
+        if instruction.keyword in ("ENTRYPOINT", "CMD", "SHELL") and instruction.looks_like_json:
+            yield Problem(
+                f"{instruction.keyword} looks like exec form but {_json_defect(instruction.args)}: Docker "
+                f"silently runs the whole text through `/bin/sh -c`",
+                span_of(instruction),
+            )
+
+
+@registry.check("SM103")
+def cmd_shell_form_is_the_command(subject: Subject) -> Iterator[Problem]:
+    config = subject.final.config
+    if config.entrypoint_argv or config.cmd is None:
+        return
+    cmd = config.cmd
+    if cmd.is_exec_form or cmd.looks_like_json:
+        return
+    yield Problem(
+        f"no ENTRYPOINT, and CMD is shell form: the container runs `/bin/sh -c \"{_short(cmd.args)}\"` "
+        f"as PID 1, which does not pass SIGINT to the job; use an exec-form ENTRYPOINT "
+        f"({_exec_suggestion(cmd.args).removeprefix('use exec form: ')})",
+        span_of(cmd),
+    )
+
+
+@registry.check("SM104")
+def no_command(subject: Subject) -> Iterator[Problem]:
+    final = subject.final
+    if final.config.entrypoint_argv or final.config.cmd_argv:
+        return
+    base = final.external_base
+    where = span_of(final.from_step.instruction)
+    if base is None:
+        yield Problem("the image has neither ENTRYPOINT nor CMD: Processing has nothing to run", where)
+    elif final.config.entrypoint is None and final.config.cmd is None:
+        yield Problem(
+            f"no ENTRYPOINT or CMD here; whatever {base!r} sets is unknown statically: set an exec-form "
+            f"ENTRYPOINT, or make the job set AppSpecification.ContainerEntrypoint "
+            f"(`smlint image` shows the effective one)",
+            where,
+            severity=Severity.INFO,
+        )
+    else:
+        yield Problem("ENTRYPOINT and CMD are both empty ([]): Processing has nothing to run", where)
+
+
+def _last_pipeline(commands: list[SimpleCommand]) -> list[SimpleCommand]:
+    """The commands of the final pipeline of a top-level list."""
+    pipeline: list[SimpleCommand] = []
+    for command in commands:
+        pipeline.append(command)
+        if command.separator not in ("|", "|&"):
+            if command is not commands[-1]:
+                pipeline = []
+    return pipeline
+
+
+@registry.check("SM105")
+def shell_wrapper_without_exec(subject: Subject) -> Iterator[Problem]:
+    script = pid1_script(subject.final)
+    if script is None or not script.shell_is_pid1 or script.instruction.exec_args is None:
+        return
+    commands = top_level(parse_script(script.text))
+    if not commands or _handles_signals(commands):
+        return
+    last = commands[-1]
+    if last.words and last.words[0] == "exec":
+        return
+    single = len(commands) == 1 and not commands[0].redirects and not commands[0].assignments
+    if script.shell == "bash" and single:
+        return  # bash execs a lone simple command itself
+    yield Problem(
+        f"`{script.shell} -c` stays PID 1 because its last command is not run with `exec`: the shell "
+        f"forwards no signal to `{_short(' '.join(last.words), 40)}`; write `exec {_short(' '.join(last.words), 40)}`",
+        span_of(script.instruction),
+    )
+
+
+def _handles_signals(commands: list[SimpleCommand]) -> bool:
+    return any(c.name == "trap" and any(re.fullmatch(r"(SIG)?(INT|TERM|2|15)", a) for a in c.args) for c in commands)
+
+
+_SETUP_COMMANDS = frozenset(
+    "cd export set unset source . umask ulimit echo printf true : mkdir sleep trap alias local declare "
+    "shopt test [ ls pwd date env chmod chown cat".split()
+)
+_NO_FAIL = frozenset({"true", ":"})
+
+
+def _errexit(options: str, commands: list[SimpleCommand]) -> bool:
+    if "e" in options.split("o:")[0]:
+        return True
+    for command in commands:
+        if command.name == "set" and any(
+            (a.startswith("-") and "e" in a) or a == "errexit" for a in command.args
+        ):
+            return True
+    return False
+
+
+def _pipefail(options: str, commands: list[SimpleCommand]) -> bool:
+    return "pipefail" in options or any(c.name == "set" and "pipefail" in c.args for c in commands)
+
+
+def masking(commands: list[SimpleCommand], options: str = "") -> str | None:
+    """Why the script's exit status can't reflect its main program, or None."""
+    if not commands:
+        return None
+    last = commands[-1]
+    words = last.words
+    previous = commands[-2] if len(commands) > 1 else None
+    if words[:2] == ["exit", "0"]:
+        return "it ends with `exit 0`"
+    if previous is not None and previous.separator == "||" and words[:1] not in (["exit"], ["false"], ["return"]):
+        return f"`|| {_short(' '.join(words), 30)}` turns every failure into success"
+    if words[:1] and words[0] in _NO_FAIL and previous is not None:
+        return f"it ends with `{words[0]}`"
+    pipeline = _last_pipeline(commands)
+    if len(pipeline) > 1 and not _pipefail(options, commands):
+        return f"the status is that of `{pipeline[-1].name}`, the last command of a pipeline (no `set -o pipefail`)"
+    if _errexit(options, commands):
+        return None
+    for index, command in enumerate(commands[:-1]):
+        if command.separator in (";", "\n", "&") and command.name not in _SETUP_COMMANDS and command.words:
+            later = commands[index + 1 :]
+            return (
+                f"`{_short(' '.join(command.words), 40)}` is followed by "
+                f"`{_short(' '.join(later[-1].words), 30)}`, whose status wins"
+            )
+    return None
+
+
+@registry.check("SM106")
+def exit_code_masked(subject: Subject) -> Iterator[Problem]:
+    script = pid1_script(subject.final)
+    if script is None:
+        return
+    commands = top_level(parse_script(script.text))
+    reason = masking(commands, script.options)
+    if reason:
+        yield Problem(
+            f"the container's command can't fail: {reason}, so a failed job is reported as Completed",
+            span_of(script.instruction),
+        )
+
+
+# --- SM11x: /opt/ml ------------------------------------------------------------------
+
+def _copy_destination(instruction: Instruction) -> str | None:
+    if instruction.exec_args is not None:
+        return instruction.exec_args[-1] if len(instruction.exec_args) >= 2 else None
+    words = shell_words(instruction.args)
+    if instruction.heredocs and len(words) >= 1:
+        return words[-1]
+    return words[-1] if len(words) >= 2 else None
+
+
+@registry.check("SM110")
+def copy_into_opt_ml(subject: Subject) -> Iterator[Problem]:
+    for step in subject.chain_steps:
+        instruction = step.instruction
+        if instruction.keyword not in ("COPY", "ADD"):
+            continue
+        destination = _copy_destination(instruction)
+        if destination is None:
+            continue
+        path = absolute(step.expand(destination), step.workdir)
+        if under(path, OPT_ML):
+            yield Problem(
+                f"{instruction.keyword} puts files at {path}: /opt/ml is reserved by SageMaker and may be "
+                f"hidden by its mounts at run time; install your code elsewhere (e.g. /app)",
+                span_of(instruction),
+                data={"destination": path},
+            )
+
+
+@registry.check("SM111")
+def workdir_under_opt_ml(subject: Subject) -> Iterator[Problem]:
+    for step in subject.chain_steps:
+        instruction = step.instruction
+        if instruction.keyword != "WORKDIR":
+            continue
+        path = absolute(step.expand(instruction.args.strip()), step.workdir)
+        if under(path, OPT_ML):
+            yield Problem(
+                f"WORKDIR {path} is under /opt/ml, which SageMaker reserves and mounts over; "
+                f"work from a directory such as /app",
+                span_of(instruction),
+            )
+
+
+@registry.check("SM112")
+def run_writes_opt_ml(subject: Subject) -> Iterator[Problem]:
+    for script in run_scripts(subject.chain_steps):
+        for command, cwd in command_cwds(script):
+            hits = [(p, how) for p, how in written_paths(command, script.step, cwd) if under(p, OPT_ML)]
+            if hits:
+                path, how = hits[0]
+                yield Problem(
+                    f"RUN writes {path} ({how}): /opt/ml is reserved by SageMaker and its mounts hide what the "
+                    f"image put there; the platform creates the processing directories itself",
+                    span_of(script.step.instruction),
+                    data={"path": path},
+                )
+                break
+
+
+@registry.check("SM113")
+def volume_under_opt_ml(subject: Subject) -> Iterator[Problem]:
+    for step in subject.chain_steps:
+        instruction = step.instruction
+        if instruction.keyword != "VOLUME":
+            continue
+        paths = instruction.exec_args if instruction.exec_args is not None else shell_words(instruction.args)
+        for raw in paths:
+            path = absolute(step.expand(raw), "/")
+            if under(path, OPT_ML):
+                yield Problem(
+                    f"VOLUME {path} is under /opt/ml, which SageMaker manages itself", span_of(instruction)
+                )
+
+
+# --- SM12x: GPU ----------------------------------------------------------------------
+
+_DRIVER_PACKAGES = [
+    re.compile(p)
+    for p in (
+        r"cuda", r"cuda-\d+-\d+", r"cuda-runtime-\d+-\d+", r"cuda-drivers.*", r"nvidia-driver(-.*)?",
+        r"libnvidia-compute-.*", r"nvidia-utils-.*", r"nvidia-dkms-.*", r"libcuda1", r"libnvidia-ml1",
+        r"kmod-nvidia.*", r"nvidia-kernel-.*",
+    )
+]
+
+
+def is_driver_package(name: str) -> bool:
+    return any(pattern.fullmatch(name) for pattern in _DRIVER_PACKAGES)
+
+
+@registry.check("SM120")
+def nvidia_driver_package(subject: Subject) -> Iterator[Problem]:
+    for script in run_scripts(subject.chain_steps):
+        for command in script.commands:
+            drivers = [name for name in installed_packages(command, script.step) if is_driver_package(name)]
+            if drivers:
+                yield Problem(
+                    f"installs the NVIDIA driver package{'s' if len(drivers) > 1 else ''} {', '.join(drivers)}: "
+                    f"the driver in the image shadows the host's one that Processing injects (NVML "
+                    f"'Driver/library version mismatch'); install only the toolkit "
+                    f"(e.g. cuda-toolkit-X-Y, cuda-libraries-X-Y)",
+                    span_of(script.step.instruction),
+                    data={"packages": drivers},
+                )
+
+
+_RUN_INSTALLER = re.compile(r"NVIDIA-Linux-.*\.run")
+_CUDA_INSTALLER = re.compile(r"cuda_.*_linux(_\w+)?\.run")
+
+
+def _executed_file(command: SimpleCommand, words: list[str]) -> tuple[str, list[str]] | None:
+    if not words:
+        return None
+    if os.path.basename(words[0]) in ("sh", "bash", "dash", "ash") and len(words) > 1:
+        rest = [w for w in words[1:] if not w.startswith("-")]
+        if rest:
+            return os.path.basename(rest[0]), words[words.index(rest[0]) + 1 :]
+        return None
+    return os.path.basename(words[0]), words[1:]
+
+
+@registry.check("SM121")
+def nvidia_driver_installer(subject: Subject) -> Iterator[Problem]:
+    for script in run_scripts(subject.chain_steps):
+        for command in script.commands:
+            executed = _executed_file(command, expanded_words(command, script.step))
+            if not executed:
+                continue
+            name, args = executed
+            if _RUN_INSTALLER.fullmatch(name):
+                reason = f"runs the NVIDIA driver installer {name}"
+            elif _CUDA_INSTALLER.fullmatch(name) and ("--driver" in args or "--toolkit" not in args):
+                reason = f"runs the CUDA installer {name} " + (
+                    "with --driver" if "--driver" in args else "without --toolkit, which installs the driver too"
+                )
+            else:
+                continue
+            yield Problem(
+                f"{reason}: a driver in the image conflicts with the host driver Processing injects; "
+                f"install the toolkit only (`--silent --toolkit`)",
+                span_of(script.step.instruction),
+            )
+
+
+DRIVER_FILE_PATTERNS = (
+    "libcuda.so*", "libnvidia-ml.so*", "libnvidia-ptxjitcompiler.so*", "libnvidia-nvvm.so*",
+    "libnvidia-opencl.so*", "libnvidia-cfg.so*", "libnvidia-gpucomp.so*", "libnvidia-allocator.so*",
+    "libnvidia-compiler.so*", "libnvidia-fatbinaryloader.so*", "libcudadebugger.so*", "libnvcuvid.so*",
+    "libnvidia-encode.so*", "libnvidia-opticalflow.so*", "libnvidia-glcore.so*", "libnvidia-eglcore.so*",
+    "libGLX_nvidia.so*", "nvidia-smi", "nvidia-debugdump", "nvidia-persistenced", "nvidia-cuda-mps-control",
+    "nvidia-cuda-mps-server", "nvidia*.ko",
+)
+ALLOWED_DRIVER_DIRS = (
+    re.compile(r"^/usr/local/cuda[^/]*/lib64/stubs(/|$)"),
+    re.compile(r"^/usr/local/cuda[^/]*/targets/[^/]+/lib/stubs(/|$)"),
+    re.compile(r"^/usr/local/cuda[^/]*/compat(/|$)"),
+)
+
+
+def is_driver_file(path: str) -> bool:
+    """Contract section 4: a driver file by basename or GSP firmware, outside the allow-list."""
+    if any(pattern.search(path) for pattern in ALLOWED_DRIVER_DIRS):
+        return False
+    if under(path, "/lib/firmware/nvidia") or under(path, "/usr/lib/firmware/nvidia"):
+        return True
+    name = path.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in DRIVER_FILE_PATTERNS)
+
+
+@registry.check("SM122")
+def nvidia_driver_files_copied(subject: Subject) -> Iterator[Problem]:
+    for step in subject.chain_steps:
+        instruction = step.instruction
+        if instruction.keyword not in ("COPY", "ADD"):
+            continue
+        words = list(instruction.exec_args) if instruction.exec_args is not None else shell_words(instruction.args)
+        if len(words) < 2:
+            continue
+        sources, destination = [step.expand(w) for w in words[:-1]], step.expand(words[-1])
+        into_dir = destination.endswith("/") or len(sources) > 1
+        target_dir = absolute(destination, step.workdir)
+        for source in sources:
+            name = source.rstrip("/").rsplit("/", 1)[-1]
+            landed = f"{target_dir}/{name}" if into_dir else target_dir
+            if is_driver_file(landed) or (into_dir is False and is_driver_file(f"/{name}") and not any(
+                p.search(landed) for p in ALLOWED_DRIVER_DIRS
+            )):
+                yield Problem(
+                    f"{instruction.keyword} brings the NVIDIA driver file {name} into {landed}: it shadows "
+                    f"the driver Processing injects from the host (only stubs/ and compat/ are safe)",
+                    span_of(instruction),
+                    data={"file": landed},
+                )
+
+
+@registry.check("SM123")
+def gpu_hidden_by_env(subject: Subject) -> Iterator[Problem]:
+    config = subject.final.config
+    yield from gpu_env_problems(config.env, lambda key: span_of(config.env_source[key]))
+
+
+def gpu_env_problems(env: dict[str, str], locate) -> Iterator[Problem]:
+    """Shared with the image check SM222."""
+    visible = env.get("NVIDIA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip().lower() in ("void", "none", ""):
+        yield Problem(
+            f"NVIDIA_VISIBLE_DEVICES={visible!r} hides every GPU from the container, even on a GPU instance",
+            locate("NVIDIA_VISIBLE_DEVICES"),
+            pointer="NVIDIA_VISIBLE_DEVICES",
+        )
+    capabilities = env.get("NVIDIA_DRIVER_CAPABILITIES")
+    if capabilities is not None:
+        values = {v.strip().lower() for v in capabilities.split(",")}
+        if not values & {"compute", "all"}:
+            yield Problem(
+                f"NVIDIA_DRIVER_CAPABILITIES={capabilities!r} lacks `compute`: CUDA can't use the GPU "
+                f"(use compute,utility)",
+                locate("NVIDIA_DRIVER_CAPABILITIES"),
+                pointer="NVIDIA_DRIVER_CAPABILITIES",
+            )
+
+
+# --- SM13x: runtime environment ------------------------------------------------------
+
+_AMD64 = re.compile(r"^(linux/)?(amd64|x86_64|x86-64)(/v\d)?$", re.I)
+
+
+@registry.check("SM130")
+def non_amd64_platform(subject: Subject) -> Iterator[Problem]:
+    for stage in reversed(subject.final.chain):
+        platform = stage.platform
+        if platform is None:
+            continue
+        if "$" not in platform and not _AMD64.match(platform.strip()):
+            yield Problem(
+                f"the image is built for {platform}: Processing has no Graviton instance types, every "
+                f"processing image must be linux/amd64",
+                span_of(stage.from_step.instruction),
+            )
+        return  # the nearest explicit platform decides
+
+
+_HOST_FILES = re.compile(r"/etc/host(name|s)\b")
+
+
+def _reads_host_identity(commands: list[SimpleCommand]) -> str | None:
+    for command in commands:
+        if command.name == "hostname" and not [a for a in command.args if not a.startswith("-")]:
+            return "calls `hostname`"
+        for word in command.words[1:]:
+            match = _HOST_FILES.search(word)
+            if match:
+                return f"reads {match.group(0)}"
+        for operator, target in command.redirects:
+            if operator == "<" and _HOST_FILES.search(target):
+                return f"reads {target}"
+    return None
+
+
+_SCRIPT_HOST = re.compile(r"/etc/host(?:name|s)\b|gethostname\s*\(|\$\(\s*hostname\s*\)|`hostname`")
+
+
+@registry.check("SM131")
+def hostname_from_etc(subject: Subject) -> Iterator[Problem]:
+    advice = ("host names there may be wrong on Processing; read /opt/ml/config/resourceconfig.json "
+              "(current_host, hosts) instead")
+    for script in run_scripts(subject.chain_steps):
+        reason = _reads_host_identity(script.commands)
+        if reason:
+            yield Problem(f"RUN {reason}: {advice}", span_of(script.step.instruction))
+    config = subject.final.config
+    for instruction in (config.entrypoint, config.cmd):
+        if instruction is None:
+            continue
+        argv = list(instruction.exec_args) if instruction.exec_args is not None else ["sh", "-c", instruction.args]
+        found = shell_c_script(argv)
+        commands = parse_script(argv[found[2]]) if found else [SimpleCommand(words=argv)]
+        reason = _reads_host_identity(commands)
+        if reason:
+            yield Problem(f"{instruction.keyword} {reason}: {advice}", span_of(instruction))
+    if subject.context_dir:
+        yield from _context_scripts_reading_hosts(subject, advice)
+
+
+def _context_scripts_reading_hosts(subject: Subject, advice: str) -> Iterator[Problem]:
+    root = os.path.realpath(subject.context_dir)
+    for step in subject.chain_steps:
+        instruction = step.instruction
+        if instruction.keyword not in ("COPY", "ADD") or instruction.flag("from") is not None:
+            continue
+        words = list(instruction.exec_args) if instruction.exec_args is not None else shell_words(instruction.args)
+        for source in words[:-1]:
+            for path in _context_files(root, step.expand(source)):
+                match = _scan_file(path)
+                if match:
+                    relative = os.path.relpath(path, root)
+                    yield Problem(
+                        f"{relative} (copied by this {instruction.keyword}) uses {match!r}: {advice}",
+                        span_of(instruction),
+                        data={"file": relative},
+                    )
+
+
+def _context_files(root: str, source: str) -> Iterator[str]:
+    path = os.path.realpath(os.path.join(root, source.lstrip("/")))
+    if not (path == root or path.startswith(root + os.sep)):
+        return
+    if os.path.isfile(path):
+        yield path
+    elif os.path.isdir(path):
+        for directory, dirs, files in os.walk(path):
+            dirs[:] = [d for d in dirs if d not in (".git", "node_modules", "__pycache__", ".venv")]
+            for name in files:
+                yield os.path.join(directory, name)
+
+
+def _scan_file(path: str) -> str | None:
+    try:
+        if os.path.getsize(path) > 1_000_000:
+            return None
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    if b"\0" in data[:4096]:
+        return None
+    match = _SCRIPT_HOST.search(data.decode("utf-8", "replace"))
+    return match.group(0) if match else None
+
+
+AWS_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+@registry.check("SM132")
+def credentials_in_image(subject: Subject) -> Iterator[Problem]:
+    for step in subject.dockerfile.all_steps:
+        instruction = step.instruction
+        if instruction.keyword == "ENV":
+            pairs = env_pairs(instruction)
+        elif instruction.keyword == "ARG":
+            pairs = [tuple(w.split("=", 1)) for w in shell_words(instruction.args) if "=" in w]
+        else:
+            continue
+        for key, value in pairs:
+            if key in AWS_CREDENTIALS and value.strip("'\""):
+                how = "bakes a build argument into" if "$" in value else "stores a value in"
+                yield Problem(
+                    f"{instruction.keyword} {key} {how} the image (readable by anyone who can pull it); "
+                    f"processing jobs get credentials from their IAM role",
+                    span_of(instruction),
+                    data={"variable": key},
+                )
+
+
+def _symlinks_under_processing(commands: list[SimpleCommand], step, cwd: str) -> str | None:
+    for command in commands:
+        words = expanded_words(command, step) if step else command.words
+        if not words or os.path.basename(words[0]) != "ln":
+            continue
+        flags = "".join(w.lstrip("-") for w in words[1:] if w.startswith("-") and not w.startswith("--"))
+        if "s" not in flags and "--symbolic" not in words:
+            continue
+        positional = [w for w in words[1:] if not w.startswith("-")]
+        link = positional[-1] if len(positional) >= 2 else "."
+        path = absolute(link, cwd)
+        if under(path, PROCESSING):
+            return path
+    return None
+
+
+@registry.check("SM133")
+def symlink_into_output(subject: Subject) -> Iterator[Problem]:
+    message = ("creates a symlink at {path}: Processing uploads outputs without following symlinks, "
+               "so the data behind it is silently lost; write or copy the files there instead")
+    for script in run_scripts(subject.chain_steps):
+        path = _symlinks_under_processing(script.commands, script.step, script.step.workdir)
+        if path:
+            yield Problem("RUN " + message.format(path=path), span_of(script.step.instruction))
+    script = pid1_script(subject.final)
+    if script is not None:
+        path = _symlinks_under_processing(parse_script(script.text), None, subject.final.config.workdir)
+        if path:
+            yield Problem(script.instruction.keyword + " " + message.format(path=path), span_of(script.instruction))
+
+
+# --- SM14x: hygiene ------------------------------------------------------------------
+
+def image_tag(reference: str) -> tuple[str | None, str | None]:
+    """(tag, digest) of an image reference; a registry port is not a tag."""
+    name, _, digest = reference.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.split(":", 1)[1] if ":" in last else None
+    return tag, digest or None
+
+
+@registry.check("SM140")
+def unpinned_base_image(subject: Subject) -> Iterator[Problem]:
+    root = subject.final.root
+    base = subject.final.external_base
+    if base is None or root.base_unresolved or not base:
+        return
+    tag, digest = image_tag(base)
+    if digest:
+        return
+    if tag is None or tag == "latest":
+        shown = "no tag" if tag is None else "the tag latest"
+        yield Problem(
+            f"the final image comes from {base!r} with {shown}: each build may get a different base; "
+            f"pin a version tag or a digest",
+            span_of(root.from_step.instruction),
+        )
+
+
+@registry.check("SM141")
+def multiple_entrypoints(subject: Subject) -> Iterator[Problem]:
+    for keyword in ("ENTRYPOINT", "CMD"):
+        instructions = [s.instruction for s in subject.final.steps if s.instruction.keyword == keyword]
+        for earlier in instructions[:-1]:
+            yield Problem(
+                f"{keyword} is set again on line {instructions[-1].line}; only the last one counts, "
+                f"so this one is dead",
+                span_of(earlier),
+            )
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+__all__ = ["registry", "has_unresolved", "effective_argv"]

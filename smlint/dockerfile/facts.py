@@ -1,0 +1,288 @@
+"""Facts the SM1xx checks share: what PID 1 runs, what RUN scripts do,
+where paths land. Pure functions over the model."""
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from dataclasses import dataclass
+from typing import Iterator
+
+from ..findings import Span
+from .model import Dockerfile, Stage, Step
+from .parser import Instruction
+from .shell import SHELLS, SimpleCommand, parse_script, shell_c_script, strip_wrappers
+
+OPT_ML = "/opt/ml"
+PROCESSING = "/opt/ml/processing"
+# Programs that start the real command and pass signals/exit codes through.
+INIT_WRAPPERS = frozenset({"tini", "tini-static", "dumb-init", "catatonit", "docker-init", "s6-svscan"})
+USER_SWITCHERS = frozenset({"gosu", "su-exec", "setpriv", "chpst"})
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a Dockerfile check looks at."""
+
+    dockerfile: Dockerfile
+    final: Stage
+    context_dir: str | None = None
+
+    @property
+    def chain_steps(self) -> list[Step]:
+        return self.final.chain_steps()
+
+
+def span_of(instruction: Instruction) -> Span:
+    return Span(instruction.line, instruction.column, instruction.end_line, instruction.end_column)
+
+
+def first_line_span(instruction: Instruction, lines: list[str]) -> Span:
+    text = lines[instruction.line - 1] if instruction.line <= len(lines) else ""
+    return Span(instruction.line, instruction.column, instruction.line, len(text) + 1)
+
+
+def under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def absolute(path: str, workdir: str) -> str:
+    """Where `path` lands, relative to WORKDIR; trailing slashes dropped."""
+    if not path:
+        return workdir
+    return posixpath.normpath(posixpath.join(workdir or "/", path)).replace("//", "/")
+
+
+# --- what runs as PID 1 -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Pid1Script:
+    """A shell script the container's main process runs: shell-form text, or
+    the SCRIPT of an exec-form `sh -c SCRIPT`."""
+
+    text: str
+    instruction: Instruction
+    shell: str  # sh, bash, ...
+    options: str  # option letters given to the shell (e.g. "ec")
+    shell_is_pid1: bool
+
+
+def effective_argv(stage: Stage) -> tuple[list[str], list[tuple[Instruction, int, int]]]:
+    """The argv Docker would run and which instruction supplied which slice."""
+    config = stage.config
+    argv: list[str] = []
+    owners: list[tuple[Instruction, int, int]] = []
+    for instruction, part in ((config.entrypoint, config.entrypoint_argv), (config.cmd, config.cmd_argv)):
+        if instruction is not None and part:
+            owners.append((instruction, len(argv), len(argv) + len(part)))
+            argv.extend(part)
+    return argv, owners
+
+
+def _owner(owners: list[tuple[Instruction, int, int]], index: int) -> Instruction | None:
+    for instruction, start, end in owners:
+        if start <= index < end:
+            return instruction
+    return None
+
+
+def skip_wrappers(argv: list[str]) -> int:
+    """Index of the real program after init wrappers and user switchers."""
+    position = 0
+    while position < len(argv):
+        name = os.path.basename(argv[position])
+        if name in INIT_WRAPPERS:
+            position += 1
+            while position < len(argv) and argv[position].startswith("-"):
+                position += 1
+                if argv[position - 1] == "--":
+                    break
+        elif name in USER_SWITCHERS and position + 1 < len(argv):
+            position += 2
+        elif name == "env":
+            position += 1
+            while position < len(argv) and ("=" in argv[position] or argv[position].startswith("-")):
+                position += 1
+        else:
+            break
+    return position
+
+
+def pid1_script(stage: Stage) -> Pid1Script | None:
+    argv, owners = effective_argv(stage)
+    start = skip_wrappers(argv)
+    found = shell_c_script(argv[start:])
+    if not found:
+        return None
+    shell, options, script_index = found
+    index = start + script_index
+    owner = _owner(owners, index)
+    if owner is None:
+        return None
+    return Pid1Script(argv[index], owner, shell, options, shell_is_pid1=start == 0)
+
+
+# --- RUN scripts ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RunScript:
+    step: Step
+    commands: list[SimpleCommand]
+    text: str
+
+
+def run_script_text(step: Step) -> str:
+    """The shell text a RUN executes, heredoc bodies included."""
+    instruction = step.instruction
+    if instruction.exec_args is not None:
+        argv = list(instruction.exec_args)
+        found = shell_c_script(argv)
+        if found:
+            return argv[found[2]]
+        return " ".join(_quote(a) for a in argv)
+    text = instruction.args
+    if not instruction.heredocs:
+        return text
+    words = [w for w in text.split() if not re.match(r"^\d*<<", w)]
+    program = os.path.basename(strip_wrappers(words)[0]) if strip_wrappers(words) else ""
+    bodies = "\n".join(h.body for h in instruction.heredocs)
+    if not words:
+        return bodies  # RUN <<EOF: the body is the script
+    if program in SHELLS:
+        return re.sub(r"\d*<<-?\S+", "", text) + "\n" + bodies
+    return re.sub(r"\d*<<-?\S+", "", text)
+
+
+def _quote(word: str) -> str:
+    return "'" + word.replace("'", "'\\''") + "'" if not word or re.search(r"[\s'\"$`\\;&|<>(){}]", word) else word
+
+
+def run_scripts(steps: list[Step]) -> Iterator[RunScript]:
+    for step in steps:
+        if step.instruction.keyword == "RUN":
+            text = run_script_text(step)
+            yield RunScript(step, parse_script(text), text)
+
+
+def expanded_words(command: SimpleCommand, step: Step) -> list[str]:
+    return [step.expand(word) for word in strip_wrappers(command.words)]
+
+
+def written_paths(command: SimpleCommand, step: Step, cwd: str) -> Iterator[tuple[str, str]]:
+    """(absolute path, how) for each path the command creates or writes."""
+    for operator, target in command.redirects:
+        if operator.startswith(">") or operator == "&>":
+            yield absolute(step.expand(target), cwd), f"redirection {operator}"
+    words = expanded_words(command, step)
+    if not words:
+        return
+    name = os.path.basename(words[0])
+    args = words[1:]
+    positional = [a for a in args if not a.startswith("-")]
+    for path in _destinations(name, args, positional):
+        yield absolute(path, cwd), name
+
+
+def _option_value(args: list[str], short: tuple[str, ...], long: tuple[str, ...]) -> Iterator[str]:
+    for index, arg in enumerate(args):
+        for option in long:
+            if arg.startswith(option + "="):
+                yield arg[len(option) + 1 :]
+            elif arg == option and index + 1 < len(args):
+                yield args[index + 1]
+        for option in short:
+            if arg == option and index + 1 < len(args):
+                yield args[index + 1]
+            elif arg.startswith(option) and len(arg) > len(option) and not arg.startswith("--"):
+                yield arg[len(option) :]
+
+
+def _destinations(name: str, args: list[str], positional: list[str]) -> list[str]:
+    if name in ("mkdir", "touch", "tee", "truncate"):
+        values = set(_option_value(args, ("-m", "-s", "-r", "-d"), ("--mode", "--size", "--reference", "--date")))
+        return [p for p in positional if p not in values]
+    if name in ("cp", "mv", "rsync", "install", "ln"):
+        target = list(_option_value(args, ("-t",), ("--target-directory",)))
+        if target:
+            return target
+        if name == "install" and ("-d" in args or "--directory" in args):
+            return positional
+        if name == "ln" and len(positional) == 1:
+            return ["."]  # `ln -s /x` links into the working directory
+        return positional[-1:] if len(positional) >= 2 else []
+    if name == "wget":
+        return list(_option_value(args, ("-O", "-P"), ("--output-document", "--directory-prefix")))
+    if name == "curl":
+        return list(_option_value(args, ("-o",), ("--output", "--output-dir")))
+    if name in ("tar", "bsdtar"):
+        found = list(_option_value(args, ("-C",), ("--directory",)))
+        if not found and args and not args[0].startswith("-") and "C" in args[0]:
+            # old-style `tar xzfC archive dir` is rare; `tar -xzf a -C dir` handled above
+            return []
+        return found
+    if name == "unzip":
+        return list(_option_value(args, ("-d",), ()))
+    if name == "git" and positional[:1] == ["clone"] and len(positional) >= 3:
+        return [positional[-1]]
+    return []
+
+
+def cd_target(command: SimpleCommand, step: Step, cwd: str) -> str | None:
+    words = expanded_words(command, step)
+    if words and words[0] in ("cd", "pushd"):
+        target = next((w for w in words[1:] if not w.startswith("-")), None)
+        return absolute(target, cwd) if target else cwd
+    return None
+
+
+def command_cwds(script: RunScript) -> Iterator[tuple[SimpleCommand, str]]:
+    """Each command with the directory it runs in (following `cd` on the
+    top level, which persists across `&&` and `;`)."""
+    cwd = script.step.workdir
+    for command in script.commands:
+        yield command, cwd
+        if not command.nested:
+            moved = cd_target(command, script.step, cwd)
+            if moved is not None:
+                cwd = moved
+
+
+def installed_packages(command: SimpleCommand, step: Step) -> list[str]:
+    """Package names an install command asks for, versions and channels removed."""
+    words = expanded_words(command, step)
+    if not words:
+        return []
+    manager = os.path.basename(words[0])
+    rest = words[1:]
+    verbs = {
+        "apt-get": ("install",), "apt": ("install",), "aptitude": ("install",),
+        "yum": ("install", "groupinstall"), "dnf": ("install",), "microdnf": ("install",),
+        "zypper": ("install", "in"), "apk": ("add",), "conda": ("install", "create"),
+        "mamba": ("install", "create"), "micromamba": ("install", "create"), "tdnf": ("install",),
+    }.get(manager)
+    if not verbs:
+        return []
+    verb_index = next((i for i, w in enumerate(rest) if w in verbs), None)
+    if verb_index is None:
+        return []
+    valued = {"-c", "--channel", "-n", "--name", "-p", "--prefix", "-o", "--option", "-t",
+              "--target-release", "--repo", "--enablerepo", "--disablerepo", "--setopt", "-X", "--repository"}
+    names, skip = [], False
+    for word in rest[verb_index + 1 :]:
+        if skip:
+            skip = False
+            continue
+        if word.startswith("-"):
+            skip = word in valued
+            continue
+        if word.endswith((".deb", ".rpm")) or "/" in word.split("::")[-1]:
+            continue
+        names.append(package_name(word))
+    return [n for n in names if n]
+
+
+def package_name(word: str) -> str:
+    name = word.split("::")[-1]  # conda channel::package
+    name = re.split(r"[=<>!~\s]", name, maxsplit=1)[0]
+    name = name.split(":", 1)[0]  # apt name:arch
+    return name.strip("'\"").lower()

@@ -1,0 +1,290 @@
+"""Dockerfile text -> instructions, the way BuildKit's parser reads it.
+
+Handles parser directives (`# escape=`), a UTF-8 BOM, CRLF, line
+continuations (with comment and blank lines inside them), heredocs for RUN,
+COPY and ADD (`<<EOF`, `<<-EOF`, quoted terminators, several per line),
+lowercase keywords, leading builder flags (`--platform=...`), and the
+exec-form decision (the arguments parse as a JSON array of strings).
+
+`dockerfile-parse` does none of heredocs, columns or exec form, and BuildKit's
+own parser (PyPI `dockerfile`) has no wheels for macOS arm64 or Linux
+aarch64, so smlint carries this small parser and tests it differentially
+against BuildKit's. It is a single linear pass: no regex backtracking over
+the whole file, no recursion.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+KNOWN_INSTRUCTIONS = frozenset(
+    "ADD ARG CMD COPY ENTRYPOINT ENV EXPOSE FROM HEALTHCHECK LABEL MAINTAINER ONBUILD RUN "
+    "SHELL STOPSIGNAL USER VOLUME WORKDIR".split()
+)
+HEREDOC_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
+JSON_INSTRUCTIONS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "VOLUME", "ADD", "COPY"})
+
+_DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
+_HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)(.+)$")
+_FLAG = re.compile(r"--([a-zA-Z][a-zA-Z0-9-]*)(?:=(\S*))?")
+
+
+class DockerfileError(ValueError):
+    """Text that Docker could not build from; reported as SM001."""
+
+    def __init__(self, message: str, line: int = 1):
+        super().__init__(message)
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Heredoc:
+    name: str
+    body: str
+    # Quoted terminators (<<"EOF") disable variable expansion in the body.
+    expand: bool
+    start_line: int  # first body line
+    end_line: int  # the terminator line
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str  # upper case
+    args: str  # after the keyword and flags, continuations joined
+    flags: tuple[tuple[str, str | None], ...]
+    line: int  # 1-based first line
+    end_line: int  # last line, heredoc bodies included
+    column: int  # 1-based column of the keyword
+    end_column: int  # exclusive, on end_line
+    heredocs: tuple[Heredoc, ...] = ()
+    # Exec form: the JSON array of strings; None for shell form.
+    exec_args: tuple[str, ...] | None = None
+
+    @property
+    def is_exec_form(self) -> bool:
+        return self.exec_args is not None
+
+    @property
+    def looks_like_json(self) -> bool:
+        """Starts with '[' but did not parse as an array of strings (SM102)."""
+        return self.exec_args is None and self.args.lstrip().startswith("[")
+
+    def flag(self, name: str) -> str | None:
+        for key, value in self.flags:
+            if key == name:
+                return value if value is not None else ""
+        return None
+
+
+@dataclass(frozen=True)
+class Comment:
+    line: int
+    column: int
+    text: str  # after the '#', stripped
+
+
+@dataclass
+class ParsedDockerfile:
+    instructions: list[Instruction] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+    directives: dict[str, str] = field(default_factory=dict)
+    escape: str = "\\"
+    lines: list[str] = field(default_factory=list)
+
+
+def split_lines(text: str) -> list[str]:
+    """Physical lines without terminators; a BOM and CR before LF removed."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def parse(text: str) -> ParsedDockerfile:
+    lines = split_lines(text)
+    result = ParsedDockerfile(lines=lines)
+    index = _parse_directives(lines, result)
+    escape = result.escape
+    continuation = re.compile(re.escape(escape) + r"[ \t]*$")
+    total = len(lines)
+    while index < total:
+        raw = lines[index]
+        stripped = raw.lstrip(" \t")
+        index += 1
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            result.comments.append(Comment(index, len(raw) - len(stripped) + 1, stripped[1:].strip()))
+            continue
+        start_line, column = index, len(raw) - len(stripped) + 1
+        pieces = []
+        match = continuation.search(stripped)
+        end_line, last_text = index, raw
+        if match is None:
+            pieces.append(stripped)
+        else:
+            pieces.append(stripped[: match.start()])
+            while index < total:
+                raw = lines[index]
+                index += 1
+                if raw.lstrip(" \t").startswith("#"):
+                    continue
+                if not raw.strip(" \t"):
+                    continue
+                end_line, last_text = index, raw
+                match = continuation.search(raw)
+                if match is None:
+                    pieces.append(raw)
+                    break
+                pieces.append(raw[: match.start()])
+        logical = "".join(pieces)
+        keyword_text, _, rest = _split_keyword(logical)
+        keyword = keyword_text.upper()
+        flags, args = _extract_flags(rest)
+        heredocs: list[Heredoc] = []
+        if keyword in HEREDOC_INSTRUCTIONS and "<<" in args:
+            for name, chomp, expand in heredoc_markers(args, escape):
+                body, terminated = [], False
+                body_start = index + 1
+                while index < total:
+                    candidate = lines[index]
+                    index += 1
+                    if (candidate.lstrip("\t") if chomp else candidate) == name:
+                        terminated = True
+                        break
+                    body.append(candidate)
+                if not terminated:
+                    raise DockerfileError(f"line {start_line}: unterminated heredoc <<{name}", start_line)
+                heredocs.append(Heredoc(name, "".join(b + "\n" for b in body), expand, body_start, index))
+                end_line, last_text = index, lines[index - 1]
+        result.instructions.append(
+            Instruction(
+                keyword=keyword,
+                args=args,
+                flags=flags,
+                line=start_line,
+                end_line=end_line,
+                column=column,
+                end_column=len(last_text) + 1,
+                heredocs=tuple(heredocs),
+                exec_args=_exec_form(args) if keyword in JSON_INSTRUCTIONS else None,
+            )
+        )
+    return result
+
+
+def _parse_directives(lines: list[str], result: ParsedDockerfile) -> int:
+    """Directives only count before anything else; returns the first line after them."""
+    index = 0
+    for index, line in enumerate(lines):
+        match = _DIRECTIVE.match(line.strip())
+        if not match:
+            return index
+        name, value = match.group(1).lower(), match.group(2)
+        if name in result.directives:
+            raise DockerfileError(f"line {index + 1}: parser directive {name!r} given twice", index + 1)
+        result.directives[name] = value
+        result.comments.append(Comment(index + 1, 1, line.strip()[1:].strip()))
+        if name == "escape":
+            if value not in ("\\", "`"):
+                raise DockerfileError(f"line {index + 1}: invalid escape character {value!r}", index + 1)
+            result.escape = value
+    return len(lines)
+
+
+def _split_keyword(logical: str) -> tuple[str, str, str]:
+    text = logical.strip()
+    for position, char in enumerate(text):
+        if char in " \t":
+            return text[:position], " ", text[position:].strip(" \t")
+    return text, "", ""
+
+
+def _extract_flags(rest: str) -> tuple[tuple[tuple[str, str | None], ...], str]:
+    """Leading `--name=value` words, as BuildKit takes them for every instruction."""
+    flags = []
+    position = 0
+    while rest.startswith("--", position):
+        match = _FLAG.match(rest, position)
+        if not match or (match.end() < len(rest) and rest[match.end()] not in " \t"):
+            break
+        flags.append((match.group(1).lower(), match.group(2)))
+        position = match.end()
+        while position < len(rest) and rest[position] in " \t":
+            position += 1
+    return tuple(flags), rest[position:]
+
+
+def _exec_form(args: str) -> tuple[str, ...] | None:
+    text = args.strip()
+    if not text.startswith("["):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    return None
+
+
+def heredoc_markers(args: str, escape: str = "\\") -> list[tuple[str, bool, bool]]:
+    """(name, strip-leading-tabs, expand) of each `<<NAME` word, in order."""
+    markers = []
+    for word in shell_words(args, escape, keep_quotes=True):
+        match = _HEREDOC_WORD.match(word)
+        if not match:
+            continue
+        chomp, name = match.group(2) == "-", match.group(3)
+        quoted = any(q in name for q in "'\"")
+        name = name.replace("'", "").replace('"', "")
+        if name:
+            markers.append((name, chomp, not quoted))
+    return markers
+
+
+def shell_words(text: str, escape: str = "\\", keep_quotes: bool = False) -> list[str]:
+    """Split on unquoted whitespace, honouring quotes and the escape character."""
+    words: list[str] = []
+    current: list[str] = []
+    in_word = False
+    quote = ""
+    position, length = 0, len(text)
+    while position < length:
+        char = text[position]
+        if quote:
+            if char == quote:
+                quote = ""
+                if keep_quotes:
+                    current.append(char)
+            elif char == escape and quote == '"' and position + 1 < length:
+                position += 1
+                if keep_quotes:
+                    current.append(char)
+                current.append(text[position])
+            else:
+                current.append(char)
+        elif char in " \t\n":
+            if in_word:
+                words.append("".join(current))
+                current, in_word = [], False
+        elif char in "'\"":
+            quote, in_word = char, True
+            if keep_quotes:
+                current.append(char)
+        elif char == escape and position + 1 < length:
+            position += 1
+            in_word = True
+            if keep_quotes:
+                current.append(char)
+            current.append(text[position])
+        else:
+            in_word = True
+            current.append(char)
+        position += 1
+    if in_word:
+        words.append("".join(current))
+    return words
