@@ -191,6 +191,166 @@ def explain(request, image, dockerfile, target, build_args, fmt, output, **optio
     finish(explain_request(request, source), policy, fmt, output)
 
 
+def _argv_option(value: str | None, what: str) -> list[str] | None:
+    """A JSON array (`'["python3","job.py"]'`) or a shell-quoted string."""
+    import json
+    import shlex
+
+    if value is None:
+        return None
+    if value.lstrip().startswith("["):
+        try:
+            parsed = json.loads(value)
+        except ValueError as error:
+            raise click.BadParameter(f"not a JSON array: {error}", param_hint=what)
+        if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
+            raise click.BadParameter("must be a JSON array of strings", param_hint=what)
+        return parsed
+    try:
+        return shlex.split(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint=what)
+
+
+def _container_options(function):
+    """How run and probe start containers: the job's command and the sandbox."""
+    options = [
+        click.option("--job", "job_path", type=click.Path(), default=None, metavar="REQUEST",
+                     help="CreateProcessingJob request (JSON/YAML) to run as."),
+        click.option("--env", "env", multiple=True, metavar="KEY=VALUE",
+                     help="Environment variable, added to the request's Environment; repeatable."),
+        click.option("--entrypoint", default=None, metavar="ARGV",
+                     help="ContainerEntrypoint: a JSON array or a shell-quoted string."),
+        click.option("--arguments", default=None, metavar="ARGV",
+                     help="ContainerArguments: a JSON array or a shell-quoted string."),
+        click.option("--grace", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+                     help="Seconds between the stop signal and SIGKILL [default: grace-period, 10]."),
+        click.option("--memory", default="2g", show_default=True, help="Container memory limit."),
+        click.option("--pids-limit", type=click.IntRange(min=16), default=1024, show_default=True,
+                     help="Container process limit."),
+        click.option("--network", default="none", show_default=True,
+                     help="Docker network for the container (default: none, no network)."),
+        click.option("--gpus", is_flag=True, help="Give the container the host's GPUs (needs the NVIDIA runtime)."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _finish_container_report(report, policy, fmt, output, passed: bool) -> None:
+    """finish(), but a job that is not Completed (or a probe that is not
+    conclusive) never exits 0, whatever --fail-on says."""
+    try:
+        finish(report, policy, fmt, output)
+    except SystemExit as done:
+        if done.code == 0 and not passed:
+            sys.exit(1)
+        raise
+
+
+def _load_job(job_path):
+    from .run.plan import PlanError
+    from .run.request import load_request
+
+    if job_path is None:
+        return None, None
+    try:
+        return load_request(job_path), None
+    except PlanError as error:
+        return None, str(error)
+
+
+@cli.command("run")
+@click.option("--image", required=True, metavar="REF", help="Local image to run.")
+@click.option("--input", "inputs", multiple=True, metavar="NAME=DIR",
+              help="Local data for input NAME, mounted read-only at its LocalPath; repeatable.")
+@click.option("--output", "outputs", multiple=True, metavar="NAME=DIR",
+              help="Where output NAME is copied after a Completed job; repeatable.")
+@click.option("--max-runtime", type=click.IntRange(min=1), default=None, metavar="SECONDS",
+              help="MaxRuntimeInSeconds [default: the request's, else 86400].")
+@click.option("--run-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder for outputs without --output [default: ./smlint-run-<run id>].")
+@click.option("--keep-outputs", is_flag=True, help="Copy outputs of a Failed or Stopped job too.")
+@click.option("--read-only/--writable", "read_only", default=False, show_default=True,
+              help="Read-only root filesystem (tmpfs /tmp); SageMaker's root is writable.")
+@_container_options
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="text", show_default=True,
+              help="Report format.")
+@click.option("-o", "--report", "output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the report to FILE instead of standard output.")
+@click.option("--fail-on", type=click.Choice(LEVEL_CHOICES), default=None,
+              help="Lowest severity that makes the exit code 1 [default: warning].")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Configuration file.")
+@click.option("--select", multiple=True, metavar="RULE", help="Only these rules; repeatable.")
+@click.option("--ignore", multiple=True, metavar="RULE", help="Skip these rules; repeatable.")
+def run_command(image, inputs, outputs, max_runtime, run_dir, keep_outputs, read_only, job_path, env, entrypoint,
+                arguments, grace, memory, pids_limit, network, gpus, fmt, output, **options):
+    """Run IMAGE as a local processing job under the Processing contract.
+
+    Container output streams live (to stderr when the report is JSON, SARIF
+    or GitHub, so stdout stays machine-readable), then the report.
+    """
+    from .engine import unreadable
+    from .report import Report
+    from .run.plan import PlanError, parse_pairs
+    from .run.runner import RunOptions, run
+    from .run.sandbox import Limits
+
+    policy = policy_from(options)
+    request, error = _load_job(job_path)
+    try:
+        run_options = RunOptions(
+            inputs=parse_pairs(inputs, "--input"), outputs=parse_pairs(outputs, "--output"),
+            env=parse_pairs(env, "--env"), entrypoint=_argv_option(entrypoint, "--entrypoint"),
+            arguments=_argv_option(arguments, "--arguments"), max_runtime=max_runtime, grace=grace,
+            limits=Limits(memory=memory, pids=pids_limit, network=network, read_only=read_only),
+            gpus=gpus, run_dir=run_dir, keep_outputs=keep_outputs,
+        )
+    except PlanError as problem:
+        error = error or str(problem)
+    if error:
+        report = Report(command="run", targets=[image], findings=[unreadable(job_path or image, error)])
+        finish(report, policy, fmt, output)
+    streams = {"stdout": sys.stdout, "stderr": sys.stderr} if fmt == "text" or output else sys.stderr
+    report = run(image, request, run_options, policy, stream=streams)
+    _finish_container_report(report, policy, fmt, output, report.result.get("status") == "Completed")
+
+
+@cli.command("probe")
+@click.argument("image", metavar="REF")
+@click.option("--init", is_flag=True, help="Run with an init process, as `docker run --init` does.")
+@click.option("--read-only/--writable", "read_only", default=True, show_default=True,
+              help="Read-only root filesystem (tmpfs /tmp).")
+@_container_options
+@_common_options
+def probe_command(image, init, read_only, job_path, env, entrypoint, arguments, grace, memory, pids_limit, network,
+                  gpus, fmt, output, **options):
+    """Check how PID 1 of IMAGE handles the stop signals (and the GPU with --gpus)."""
+    from .engine import unreadable
+    from .report import Report
+    from .run.plan import PlanError, parse_pairs
+    from .run.probe import ProbeOptions, probe
+    from .run.sandbox import Limits
+
+    policy = policy_from(options)
+    request, error = _load_job(job_path)
+    try:
+        probe_options = ProbeOptions(
+            env=parse_pairs(env, "--env"), entrypoint=_argv_option(entrypoint, "--entrypoint"),
+            arguments=_argv_option(arguments, "--arguments"), grace=grace,
+            limits=Limits(memory=memory, pids=pids_limit, network=network, read_only=read_only),
+            init=init, gpus=gpus,
+        )
+    except PlanError as problem:
+        error = error or str(problem)
+    if error:
+        report = Report(command="probe", targets=[image], findings=[unreadable(job_path or image, error)])
+        finish(report, policy, fmt, output)
+    report = probe(image, request, probe_options, policy)
+    conclusive = not report.result.get("inconclusive") and bool(report.result)
+    _finish_container_report(report, policy, fmt, output, conclusive)
+
+
 def main() -> None:
     try:
         cli.main(prog_name="smlint", standalone_mode=True)

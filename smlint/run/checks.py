@@ -1,0 +1,232 @@
+"""SM401-SM408: pure checks over what a run or a probe observed.
+
+The runners (`runner.py`, `probe.py`) only collect facts into `RunOutcome`
+and `ProbeOutcome`; deciding what is wrong happens here, so every rule is a
+small function tested without Docker.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..engine import Registry
+from ..findings import Problem, Severity
+from .plan import PROCESSING_ROOT
+
+EXIT_MESSAGE_LIMIT = 1024
+LOG_TAIL_LINES = 10
+
+RUN_CHECKS = Registry()
+PROBE_CHECKS = Registry()
+
+
+@dataclass
+class OutputResult:
+    name: str
+    local_path: str
+    host_dir: str
+    files: int = 0
+    bytes: int = 0
+    symlinks: list[str] = field(default_factory=list)  # relative to the output dir
+
+
+@dataclass
+class RunOutcome:
+    exit_code: int | None
+    stopped: bool = False  # MaxRuntime reached: stop signal, grace, SIGKILL
+    message: bytes | None = None  # /opt/ml/output/message, when written
+    outputs: list[OutputResult] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)  # `docker diff` paths (added or changed)
+    declared: list[str] = field(default_factory=list)  # input and output LocalPaths
+    log_tail: list[str] = field(default_factory=list)
+
+
+def message_is_utf8(message: bytes | None) -> bool:
+    if message is None:
+        return True
+    try:
+        message.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def exit_message(message: bytes | None) -> str | None:
+    """What DescribeProcessingJob's ExitMessage would show: the first 1024
+    bytes (a character cut in half at the end is dropped)."""
+    if message is None:
+        return None
+    return message[:EXIT_MESSAGE_LIMIT].decode("utf-8", "ignore" if message_is_utf8(message) else "replace")
+
+
+def status(outcome: RunOutcome) -> str:
+    """Completed only when the container exits 0 and its message is valid."""
+    if outcome.stopped:
+        return "Stopped"
+    if outcome.exit_code != 0 or not message_is_utf8(outcome.message):
+        return "Failed"
+    return "Completed"
+
+
+def _tail(lines: list[str]) -> str:
+    return " | ".join(lines[-LOG_TAIL_LINES:]) if lines else "(no output)"
+
+
+@RUN_CHECKS.check("SM404")
+def exit_message_invalid(outcome: RunOutcome):
+    message = outcome.message
+    if message is None:
+        return
+    if not message_is_utf8(message):
+        try:
+            message.decode("utf-8")
+        except UnicodeDecodeError as error:
+            yield Problem(
+                f"/opt/ml/output/message is not valid UTF-8 (byte {error.start}: {message[error.start:error.start + 1]!r}); "
+                "the job would fail with ClientError",
+                pointer="/opt/ml/output/message",
+                data={"bytes": len(message), "invalid_at": error.start},
+            )
+        return
+    if len(message) > EXIT_MESSAGE_LIMIT:
+        yield Problem(
+            f"/opt/ml/output/message is {len(message)} bytes; ExitMessage shows only the first {EXIT_MESSAGE_LIMIT}",
+            pointer="/opt/ml/output/message",
+            data={"bytes": len(message)},
+            severity=Severity.INFO,
+        )
+
+
+@RUN_CHECKS.check("SM405")
+def output_symlink(outcome: RunOutcome):
+    for output in outcome.outputs:
+        for link in output.symlinks:
+            yield Problem(
+                f"output {output.name!r} holds a symlink {output.local_path}/{link}: "
+                "outputs are uploaded without following symlinks, so it would be lost",
+                pointer=f"{output.local_path}/{link}",
+                data={"output": output.name},
+            )
+
+
+def undeclared_writes(changes: list[str], declared: list[str]) -> list[str]:
+    """Paths below /opt/ml/processing/ that are neither a declared path, inside
+    one, nor a directory leading to one (Docker creates those for the mounts)."""
+    found = []
+    for path in changes:
+        if not path.startswith(PROCESSING_ROOT):
+            continue
+        if any(path == d or path.startswith(d + "/") or d.startswith(path + "/") for d in declared):
+            continue
+        found.append(path)
+    # Report the top of each written tree, not every file in it.
+    return [p for p in found if not any(p.startswith(q + "/") for q in found)]
+
+
+@RUN_CHECKS.check("SM406")
+def undeclared_output_write(outcome: RunOutcome):
+    for path in undeclared_writes(outcome.changes, outcome.declared):
+        yield Problem(
+            f"{path} was written below {PROCESSING_ROOT} outside every declared input and output: "
+            "on SageMaker it is not uploaded and is lost",
+            pointer=path,
+        )
+
+
+@RUN_CHECKS.check("SM407")
+def job_failed(outcome: RunOutcome):
+    if outcome.stopped or outcome.exit_code in (0, None):
+        return
+    yield Problem(
+        f"the container exited with code {outcome.exit_code}: the job would be Failed. Last output: {_tail(outcome.log_tail)}",
+        data={"exit_code": outcome.exit_code, "log_tail": outcome.log_tail[-LOG_TAIL_LINES:]},
+    )
+
+
+# ---------------------------------------------------------------- probe
+
+
+@dataclass
+class SignalTrial:
+    """One container, one signal: what /proc said, and what happened."""
+
+    signal: str
+    disposition: str = ""  # Disposition.describe()
+    handled: bool | None = None  # None: could not be read
+    exited: bool = False
+    seconds: float | None = None  # signal -> exit
+    exit_code: int | None = None
+
+
+@dataclass
+class ProbeOutcome:
+    pid1_argv: list[str] = field(default_factory=list)
+    pid1_is_shell: bool = False
+    pid1_is_init: bool = False
+    children: list[str] = field(default_factory=list)  # command lines of PID 1's children
+    trials: dict[str, SignalTrial] = field(default_factory=dict)  # by signal name
+    grace: float = 10.0
+    inconclusive: str | None = None
+    gpu: dict | None = None  # {"status": "passed|failed|skipped", "reason": ..., "output": ...}
+
+
+def _shell_holds_signal(probe: ProbeOutcome, trial: SignalTrial) -> bool:
+    return probe.pid1_is_shell and bool(probe.children) and not trial.exited
+
+
+@PROBE_CHECKS.check("SM402")
+def pid1_is_shell(probe: ProbeOutcome):
+    trial = probe.trials.get("SIGINT")
+    if probe.inconclusive or trial is None or not _shell_holds_signal(probe, trial):
+        return
+    yield Problem(
+        f"PID 1 is a shell ({' '.join(probe.pid1_argv)[:120]}) with a child ({probe.children[0][:80]}); "
+        f"SIGINT stopped at the shell: the container was still running {probe.grace:g} s later. "
+        "Use exec form, or `exec` the program",
+        data={"pid1": probe.pid1_argv, "children": probe.children},
+    )
+
+
+@PROBE_CHECKS.check("SM401")
+def stop_signal_ignored(probe: ProbeOutcome):
+    if probe.inconclusive:
+        return
+    for name, trial in probe.trials.items():
+        if trial.exited or trial.handled is True or _shell_holds_signal(probe, trial):
+            continue  # SM402 already names the cause
+        severity = None if name == "SIGINT" else Severity.WARNING
+        consequence = (
+            "StopProcessingJob can only SIGKILL it" if name == "SIGINT" else "a SIGTERM-based stop would not reach it"
+        )
+        yield Problem(
+            f"PID 1 ({' '.join(probe.pid1_argv)[:120]}) does not handle {name}: {trial.disposition}; "
+            f"confirmed: still running {probe.grace:g} s after {name}. {consequence}",
+            data={"signal": name, "disposition": trial.disposition},
+            severity=severity,
+        )
+
+
+@PROBE_CHECKS.check("SM403")
+def stop_timeout(probe: ProbeOutcome):
+    if probe.inconclusive:
+        return
+    for name, trial in probe.trials.items():
+        # A signal that is not handled at all is SM401/SM402: one finding per defect.
+        if trial.exited or trial.handled is not True or _shell_holds_signal(probe, trial):
+            continue
+        severity = None if name == "SIGINT" else Severity.WARNING
+        yield Problem(
+            f"PID 1 handles {name} ({trial.disposition}) but the container did not exit within the "
+            f"{probe.grace:g} s grace period",
+            data={"signal": name, "grace": probe.grace},
+            severity=severity,
+        )
+
+
+@PROBE_CHECKS.check("SM408")
+def gpu_unusable(probe: ProbeOutcome):
+    if probe.gpu and probe.gpu.get("status") == "failed":
+        yield Problem(
+            f"GPUs were requested and the NVIDIA runtime is present, but NVML fails inside the container: "
+            f"{probe.gpu.get('reason')}",
+            data=dict(probe.gpu),
+        )
