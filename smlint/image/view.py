@@ -1,0 +1,287 @@
+"""The final filesystem of an image and its runtime config, as the rules see it."""
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+from dataclasses import dataclass, field
+from typing import Iterator, NamedTuple
+
+from .walker import DIR, FILE, HARDLINK, OPAQUE, SYMLINK, WHITEOUT, LayerScan
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # Docker's
+MAX_SYMLINKS = 40  # the kernel's own bound (ELOOP)
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    """The runtime part of an image config (Docker and OCI spell it the same)."""
+
+    entrypoint: list[str] | None = None
+    cmd: list[str] | None = None
+    env: list[str] = field(default_factory=list)  # "KEY=VALUE" strings, in order
+    user: str = ""
+    workdir: str = ""
+    shell: list[str] | None = None
+    os: str = ""
+    architecture: str = ""
+    variant: str = ""
+
+    @classmethod
+    def from_json(cls, data: dict) -> "ImageConfig":
+        """From an image config blob (`{"os", "architecture", "config": {...}}`)
+        or the engine's inspect answer (`{"Os", "Architecture", "Config": {...}}`)."""
+        runtime = data.get("config") or data.get("Config") or {}
+        return cls(
+            entrypoint=_strings(runtime.get("Entrypoint")),
+            cmd=_strings(runtime.get("Cmd")),
+            env=[str(item) for item in runtime.get("Env") or []],
+            user=str(runtime.get("User") or ""),
+            workdir=str(runtime.get("WorkingDir") or ""),
+            shell=_strings(runtime.get("Shell")),
+            os=str(data.get("os") or data.get("Os") or ""),
+            architecture=str(data.get("architecture") or data.get("Architecture") or ""),
+            variant=str(data.get("variant") or data.get("Variant") or ""),
+        )
+
+    @property
+    def env_map(self) -> dict[str, str]:
+        values = {}
+        for item in self.env:
+            key, _, value = item.partition("=")
+            values[key] = value
+        return values
+
+    @property
+    def platform(self) -> str:
+        return "/".join(p for p in (self.os, self.architecture, self.variant) if p) or "unknown"
+
+
+def _strings(value) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+class Entry(NamedTuple):
+    path: str
+    kind: str  # walker.FILE, DIR, SYMLINK or OTHER (hard links become FILE)
+    mode: int
+    size: int
+    link: str  # a symlink's target text
+    layer: int  # index of the layer that put it there
+
+    @property
+    def executable(self) -> bool:
+        return bool(self.mode & 0o111)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Where a path leads inside the image.
+
+    `entry` is None when nothing is there; `problem` then says why in words
+    (missing, dangling symlink, loop, a file used as a directory).
+    """
+
+    requested: str
+    path: str
+    entry: Entry | None
+    symlinks: tuple[str, ...] = ()
+    problem: str = ""
+
+
+class Filesystem:
+    """Layers composed in order, whiteouts applied. Implicit parent
+    directories (a tar may omit them) count as directories."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, Entry] = {}
+        self.children: dict[str, set[str]] = {"/": set()}
+
+    def apply(self, index: int, layer: LayerScan) -> None:
+        # Whiteouts hide what the layers *below* hold, so they go first.
+        for path, kind, *_ in layer.entries:
+            if kind == WHITEOUT:
+                self._remove(path)
+            elif kind == OPAQUE:
+                for child in list(self.children.get(path, ())):
+                    self._remove(child)
+        for path, kind, mode, size, link in layer.entries:
+            if kind in (WHITEOUT, OPAQUE) or path == "/":
+                continue
+            if kind == HARDLINK:
+                target = self.files.get(link)
+                kind, size, link = FILE, (target.size if target else 0), ""
+            existing = self.files.get(path)
+            if existing is not None and not (existing.kind == DIR and kind == DIR):
+                self._remove(path)  # a file replaces a whole subtree
+            self.files[path] = Entry(path, kind, mode, size, link, index)
+            self._attach(path)
+
+    def _attach(self, path: str) -> None:
+        while path != "/":
+            parent = posixpath.dirname(path)
+            siblings = self.children.get(parent)
+            if siblings is None:
+                self.children[parent] = {path}
+            elif path in siblings:
+                return
+            else:
+                siblings.add(path)
+            path = parent
+
+    def _remove(self, path: str) -> None:
+        for child in list(self.children.pop(path, ())):
+            self._remove(child)
+        self.files.pop(path, None)
+        parent = self.children.get(posixpath.dirname(path))
+        if parent is not None:
+            parent.discard(path)
+
+    def is_dir(self, path: str) -> bool:
+        entry = self.files.get(path)
+        return entry.kind == DIR if entry else path in self.children
+
+
+@dataclass
+class ImageView:
+    """One image, read without running it: the API the rules (and `smlint job
+    --image`, `smlint run`) use.
+
+    ref         what the user named (`myimage:1`, `docker-archive:x.tar`, ...)
+    config      `ImageConfig`: entrypoint, cmd, env, user, workdir, shell,
+                os, architecture
+    size        uncompressed bytes of all layers
+    layers      number of layers; `cached_layers` how many came from the cache
+    lookup(p)   the `Entry` at absolute path p after following symlinks
+                (None if nothing), `resolve(p)` the full story
+    resolve_executable(name)  what `exec` of name would run: PATH search with
+                the image's own PATH (config Env) when name has no '/', else
+                relative to WorkingDir; symlinks followed inside the image
+    has_file_matching(glob)   any file or symlink whose *basename* matches,
+                e.g. `view.has_file_matching("libcudart.so*")`
+    find(predicate)           entries for which predicate(entry) is true
+    shebang(p)  the `#!` line (bytes, CR kept) of an executable file, or None
+    users       names in /etc/passwd (None if the image has none)
+    installed_packages  {database path: [package names]} from dpkg/apk
+    """
+
+    ref: str
+    config: ImageConfig
+    fs: Filesystem
+    samples: list[dict]  # per layer
+    size: int = 0
+    layers: int = 0
+    cached_layers: int = 0
+
+    @classmethod
+    def compose(cls, ref: str, config: ImageConfig, scans: list[LayerScan], cached: int = 0) -> "ImageView":
+        fs = Filesystem()
+        for index, scan in enumerate(scans):
+            fs.apply(index, scan)
+        return cls(ref, config, fs, [scan.samples for scan in scans], sum(s.size for s in scans), len(scans), cached)
+
+    # --- files ------------------------------------------------------------
+    def entries(self) -> Iterator[Entry]:
+        return iter(self.fs.files.values())
+
+    def find(self, predicate) -> list[Entry]:
+        return sorted((e for e in self.fs.files.values() if predicate(e)), key=lambda e: e.path)
+
+    def has_file_matching(self, basename_glob: str) -> bool:
+        return any(
+            e.kind in (FILE, SYMLINK) and fnmatch.fnmatchcase(posixpath.basename(e.path), basename_glob)
+            for e in self.fs.files.values()
+        )
+
+    def sample(self, path: str):
+        entry = self.fs.files.get(path)
+        if entry is None:
+            return None
+        return self.samples[entry.layer].get(path)
+
+    def shebang(self, path: str) -> bytes | None:
+        value = self.sample(path)
+        return value if isinstance(value, bytes) else None
+
+    @property
+    def users(self) -> list[str] | None:
+        resolved = self.resolve("/etc/passwd")
+        if resolved.entry is None or resolved.entry.kind != FILE:
+            return None
+        return list(self.samples[resolved.entry.layer].get(resolved.path) or [])
+
+    @property
+    def installed_packages(self) -> dict[str, list[str]]:
+        found = {}
+        for entry in self.fs.files.values():
+            value = self.samples[entry.layer].get(entry.path)
+            if isinstance(value, list) and entry.path != "/etc/passwd":
+                found[entry.path] = value
+        return found
+
+    # --- paths ------------------------------------------------------------
+    def lookup(self, path: str) -> Entry | None:
+        return self.resolve(path).entry
+
+    def resolve(self, path: str, follow_last: bool = True) -> Resolved:
+        """Follow symlinks (absolute ones from the image root, relative ones
+        from their directory) with the kernel's loop bound."""
+        pending = [p for p in path.split("/") if p][::-1]
+        current, followed = "/", []
+        while pending:
+            part = pending.pop()
+            if part == ".":
+                continue
+            if part == "..":
+                current = posixpath.dirname(current)
+                continue
+            candidate = posixpath.join(current, part)
+            entry = self.fs.files.get(candidate)
+            if entry is not None and entry.kind == SYMLINK and (pending or follow_last):
+                followed.append(f"{candidate} -> {entry.link}")
+                if len(followed) > MAX_SYMLINKS:
+                    return Resolved(path, candidate, None, tuple(followed), "does not exist (too many levels of symbolic links)")
+                if entry.link.startswith("/"):
+                    current = "/"
+                pending.extend([p for p in entry.link.split("/") if p][::-1])
+                continue
+            if entry is None and candidate not in self.fs.children:
+                problem = f"is a dangling symlink ({followed[-1]})" if followed else "does not exist"
+                return Resolved(path, candidate, None, tuple(followed), problem)
+            if pending and not self.fs.is_dir(candidate):
+                return Resolved(path, candidate, None, tuple(followed), f"does not exist ({candidate} is not a directory)")
+            current = candidate
+        entry = self.fs.files.get(current)
+        if entry is None and self.fs.is_dir(current):
+            entry = Entry(current, DIR, 0o755, 0, "", -1)
+        return Resolved(path, current, entry, tuple(followed))
+
+    @property
+    def search_path(self) -> list[str]:
+        value = self.config.env_map.get("PATH", DEFAULT_PATH)
+        return [d for d in value.split(":")]
+
+    def resolve_executable(self, name: str) -> Resolved:
+        """What `execvp(name)` would find in this image. The first PATH entry
+        holding an executable regular file wins; if none is executable the
+        first one that exists is returned (its problem is then the mode)."""
+        if "/" in name:
+            path = name if name.startswith("/") else posixpath.join(self.config.workdir or "/", name)
+            return self.resolve(path)
+        first_found = None
+        for directory in self.search_path:
+            candidate = posixpath.join(directory or self.config.workdir or "/", name)
+            if not candidate.startswith("/"):
+                candidate = posixpath.join(self.config.workdir or "/", candidate)
+            resolved = self.resolve(candidate)
+            if resolved.entry is None:
+                continue
+            if resolved.entry.kind == FILE and resolved.entry.executable:
+                return resolved
+            first_found = first_found or resolved
+        if first_found:
+            return first_found
+        return Resolved(name, name, None, (), f"is not found on PATH ({':'.join(self.search_path)})")
