@@ -351,6 +351,31 @@ def probe_command(image, init, read_only, job_path, env, entrypoint, arguments, 
     _finish_container_report(report, policy, fmt, output, conclusive)
 
 
+@cli.command("image")
+@click.argument("refs", nargs=-1, required=True, metavar="REF...")
+@click.option("--dockerfile", "dockerfile", type=click.Path(dir_okay=False), default=None,
+              help="The Dockerfile the image was built from: findings point at its lines where that can be known.")
+@click.option("--no-cache", is_flag=True, default=False,
+              help="Read every layer; do not use or fill the layer cache ($XDG_CACHE_HOME/smlint).")
+@_common_options
+def image_command(refs, dockerfile, no_cache, fmt, output, **options):
+    """Inspect built images without running them (SM2xx).
+
+    \b
+    REF is an image in the local Docker engine (name:tag, ECR URI or id; pulled
+    if absent), docker-archive:PATH (a `docker save` tar), oci-archive:PATH or
+    oci:DIR (an OCI image layout). Archives need no Docker engine.
+    """
+    from .image.progress import TerminalProgress
+    from .image.scan import check_images
+
+    policy = policy_from(options)
+    factory = TerminalProgress if TerminalProgress.wanted() else None
+    report = check_images(list(refs), policy, dockerfile=dockerfile, use_cache=not no_cache,
+                          progress_factory=factory)
+    finish(report, policy, fmt, output)
+
+
 def main() -> None:
     try:
         cli.main(prog_name="smlint", standalone_mode=True)
