@@ -380,6 +380,11 @@ def test_github_annotation_properties_and_message():
     )
 
 
+def test_github_file_is_relative_without_a_dot_slash():
+    [line] = render(report_of(finding("SM003", "./docker/Dockerfile", "x", Span(1, 1))), "github").splitlines()
+    assert line.startswith("::error file=docker/Dockerfile,line=1,")
+
+
 def test_github_multi_line_span_has_no_end_column():
     [line] = render(report_of(finding("SM003", span=Span(3, 1, 5, 17))), "github").splitlines()
     assert "endLine=5" in line and "endColumn" not in line

@@ -17,7 +17,9 @@ def _property(text: str) -> str:
 def render(report: Report) -> str:
     out = []
     for finding in report.sorted_findings():
-        props = [f"file={_property(finding.path)}"]
+        # Annotations are matched to the repository's files by relative path.
+        path = finding.path[2:] if finding.path.startswith("./") else finding.path
+        props = [f"file={_property(path)}"]
         if finding.span:
             span = finding.span
             props += [f"line={span.line}", f"col={span.column}"]
