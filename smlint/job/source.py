@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 
 from ..findings import Span
 
+# The largest valid request (100 variables, 200 arguments, 10 inputs with
+# 4 KB queries, 50 tags) is a few hundred KB: far bigger is not a request.
+MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 200  # a real request nests about 6 levels
-MAX_VALUES = 2_000_000  # guards YAML alias bombs: the data is walked as a tree
+MAX_VALUES = 2_000_000  # the data is walked as a tree: bounds the work
+MAX_ALIAS_EXPANSIONS = 10_000  # a YAML alias bomb re-expands shared nodes; a request hardly ever does
 
 
 class RequestError(Exception):
@@ -91,6 +95,9 @@ def read_request(path: str) -> Request:
 
 
 def parse_request(raw: bytes, path: str) -> Request:
+    if len(raw) > MAX_BYTES:
+        raise RequestError(f"is {len(raw) / 1024 / 1024:.1f} MiB; a CreateProcessingJob request is at most a few "
+                           f"hundred KB (smlint reads up to {MAX_BYTES // 1024 // 1024} MiB)")
     if b"\0" in raw:
         raise RequestError("is a binary file (holds a NUL byte), not a JSON or YAML request")
     try:
@@ -297,13 +304,20 @@ def _build_yaml(root) -> tuple[object, dict[str, Located]]:
     top = scalar(root) if isinstance(root, yaml.ScalarNode) else new_container(root)
     # (node, its Python container, pointer, key mark)
     work = [(root, top, "", None)]
-    count = 0
+    count = expansions = 0
+    expanded: set[int] = set()
     while work:
         node, target, pointer, key_mark = work.pop()
         count += 1
-        if count > MAX_VALUES:
-            raise RequestError(f"expands to more than {MAX_VALUES} values (YAML aliases?); not a request")
         is_container = not isinstance(node, yaml.ScalarNode)
+        if is_container and id(node) in expanded:
+            expansions += 1
+        elif is_container:
+            expanded.add(id(node))
+        if count > MAX_VALUES or expansions > MAX_ALIAS_EXPANSIONS:
+            raise RequestError("expands to too many values through YAML aliases; not a request"
+                               if expansions > MAX_ALIAS_EXPANSIONS else
+                               f"holds more than {MAX_VALUES} values; not a request")
         key_start, key_end = key_mark or (None, None)
         positions[pointer] = Located(mark(node.start_mark), mark(node.end_mark), key_start, key_end,
                                      container=is_container)
