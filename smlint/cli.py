@@ -1,6 +1,7 @@
 """The command line: parses options and calls the library, nothing else."""
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -248,6 +249,16 @@ def _finish_container_report(report, policy, fmt, output, passed: bool) -> None:
         raise
 
 
+@contextlib.contextmanager
+def _interruptible(command: str):
+    """Ctrl-C or SIGTERM (the run's cleanup already happened): exit 130, not click's 'Aborted!' 1."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo(f"smlint: {command} interrupted; its containers and temporary files were removed", err=True)
+        sys.exit(130)
+
+
 def _load_job(job_path):
     from .run.plan import PlanError
     from .run.request import load_request
@@ -312,7 +323,8 @@ def run_command(image, inputs, outputs, max_runtime, run_dir, keep_outputs, read
         report = Report(command="run", targets=[image], findings=[unreadable(job_path or image, error)])
         finish(report, policy, fmt, output)
     streams = {"stdout": sys.stdout, "stderr": sys.stderr} if fmt == "text" or output else sys.stderr
-    report = run(image, request, run_options, policy, stream=streams)
+    with _interruptible("run"):
+        report = run(image, request, run_options, policy, stream=streams)
     _finish_container_report(report, policy, fmt, output, report.result.get("status") == "Completed")
 
 
@@ -346,7 +358,8 @@ def probe_command(image, init, read_only, job_path, env, entrypoint, arguments, 
     if error:
         report = Report(command="probe", targets=[image], findings=[unreadable(job_path or image, error)])
         finish(report, policy, fmt, output)
-    report = probe(image, request, probe_options, policy)
+    with _interruptible("probe"):
+        report = probe(image, request, probe_options, policy)
     conclusive = not report.result.get("inconclusive") and bool(report.result)
     _finish_container_report(report, policy, fmt, output, conclusive)
 
