@@ -271,17 +271,19 @@ class ImageView:
         if "/" in name:
             path = name if name.startswith("/") else posixpath.join(self.config.workdir or "/", name)
             return self.resolve(path)
-        first_found = None
+        first_found = first_broken = None
         for directory in self.search_path:
             candidate = posixpath.join(directory or self.config.workdir or "/", name)
             if not candidate.startswith("/"):
                 candidate = posixpath.join(self.config.workdir or "/", candidate)
             resolved = self.resolve(candidate)
             if resolved.entry is None:
+                if resolved.symlinks and first_broken is None:
+                    first_broken = resolved  # a dangling or looping link is there
                 continue
             if resolved.entry.kind == FILE and resolved.entry.executable:
                 return resolved
             first_found = first_found or resolved
-        if first_found:
-            return first_found
+        if first_found or first_broken:
+            return first_found or first_broken
         return Resolved(name, name, None, (), f"is not found on PATH ({':'.join(self.search_path)})")

@@ -109,6 +109,7 @@ class _Gunzip(io.RawIOBase):
         self.out = 0
         self.leftover = b""
         self.done = False
+        self.in_member = False  # between gzip members, end of input is fine
 
     def readable(self) -> bool:
         return True
@@ -125,15 +126,17 @@ class _Gunzip(io.RawIOBase):
         while not self.leftover and not self.done:
             data = self.decompressor.unconsumed_tail or self._next_input()
             if not data:
-                if not self.decompressor.eof:
+                if self.in_member:
                     raise LayerError("gzip stream is truncated")
                 self.done = True
                 break
+            self.in_member = True
             try:
                 self.leftover = self.decompressor.decompress(data, _CHUNK)
             except zlib.error as error:
                 raise LayerError(f"corrupt gzip data: {error}") from None
             if self.decompressor.eof:
+                self.in_member = False
                 rest = self.decompressor.unused_data
                 self.decompressor = zlib.decompressobj(31)
                 if rest.strip(b"\0"):
