@@ -200,3 +200,43 @@ def test_lint_path_does_not_import_jsonschema():
             "print('jsonschema' in sys.modules, 'docker' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+@pytest.mark.docker
+def test_job_and_explain_with_a_built_image(tmp_path):
+    from dockerutil import BUSYBOX_BASE, build_image, engine_or_skip, remove_image
+
+    client = engine_or_skip()
+    tag = build_image(client, BUSYBOX_BASE + 'COPY job.sh /app/job.sh\nCMD ["/bin/sh", "/app/job.sh"]\n',
+                      {"job.sh": "echo processing\n"})
+    try:
+        trap = write_request(tmp_path, name="trap.json", instance="ml.g5.xlarge", ContainerArguments=["--mode", "batch"])
+        missing = write_request(tmp_path, name="missing.json", ContainerEntrypoint=["python3", "/app/job.py"])
+        present = write_request(tmp_path, name="present.json", ContainerEntrypoint=["sh", "/app/job.sh"])
+        not_exec = write_request(tmp_path, name="noexec.json", ContainerEntrypoint=["/app/job.sh"])
+        code, out = run("job", trap, missing, present, not_exec, "--image", tag, "-f", "json")
+        assert code == 1, out
+        found = {(os.path.basename(f["path"]), f["rule"], f["severity"]) for f in json.loads(out)["findings"]}
+        assert found == {
+            ("trap.json", "SM305", "error"),
+            ("trap.json", "SM307", "warning"),  # a GPU type, and busybox has no libcudart
+            ("missing.json", "SM306", "error"),
+            ("noexec.json", "SM306", "error"),
+        }
+        code, out = run("explain", present, "--image", tag)
+        assert code == 0 and out.splitlines()[0] == "sh /app/job.sh"
+        code, out = run("explain", write_request(tmp_path), "--image", tag, "-f", "json")
+        result = json.loads(out)["result"]
+        assert result["argv"] == ["/bin/sh", "/app/job.sh"] and result["parts"][0]["source"] == "image CMD"
+    finally:
+        remove_image(client, tag)
+
+
+@pytest.mark.docker
+def test_unknown_image_is_sm001(tmp_path):
+    from dockerutil import engine_or_skip
+
+    engine_or_skip()
+    code, out = run("job", write_request(tmp_path), "--image", "smlint-test-does-not-exist:never", "-f", "json")
+    assert code == 2
+    assert [f["rule"] for f in json.loads(out)["findings"]] == ["SM001"]

@@ -3,8 +3,8 @@
 `ImageFacts` is three-valued on purpose: a fact a source can't see is
 `unknown`/`None`, and the checks then say "not checked" instead of passing.
 Two sources: a Dockerfile (the static model of the lint work: entrypoint and
-cmd, never the filesystem) and a built image (its config, and the filesystem
-when the image inspection API is available).
+cmd, never the filesystem) and a built image (its config and final filesystem,
+read by smlint.image without running it).
 """
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ class ImageFacts:
     # path -> state in the final filesystem; None when the source can't see files.
     filesystem: Callable[[str], PathState] | None = None
     filesystem_note: str = ""
+    # name -> (state, path checked), when the source resolves executables itself.
+    executable_resolver: Callable[[str], tuple[PathState, str]] | None = None
     lines: dict[str, int | None] = field(default_factory=dict)  # "entrypoint"/"cmd" -> Dockerfile line
 
     def path_state(self, path: str) -> PathState:
@@ -53,6 +55,8 @@ class ImageFacts:
         """How `name` (argv[0]) resolves in the image, as exec does: a name with
         a slash is a path (relative to the working directory), else it is
         searched on the image's PATH. Returns (state, the path it checked)."""
+        if self.executable_resolver is not None:
+            return self.executable_resolver(name)
         if "/" in name:
             path = name if name.startswith("/") else posixpath.join(self.working_dir or "/", name)
             return self.path_state(posixpath.normpath(path)), path
@@ -102,48 +106,28 @@ def facts_from_dockerfile(path: str, text: str, target: str | None = None,
 
 
 def facts_from_image(reference: str) -> ImageFacts:
-    """From a local image. Uses smlint.image when it offers a loader; else
-    the daemon's image config through the docker SDK (files then unknown)."""
-    loader = _image_api()
-    if loader is not None:
-        return loader(reference)
+    """From a built image (engine reference or archive), through smlint.image:
+    config and final filesystem. Raises LookupError with the SM001 reason."""
+    from ..image import ImageError, load_image
+
     try:
-        import docker
-    except ImportError as error:  # pragma: no cover - docker is a dependency
-        raise LookupError(f"the docker SDK is not installed ({error})") from None
-    try:
-        client = docker.from_env(timeout=60)
-        attrs = client.images.get(reference).attrs
-    except docker.errors.ImageNotFound:
-        raise LookupError(f"no local image {reference!r} (pull or build it first)") from None
-    except docker.errors.DockerException as error:
-        raise LookupError(f"cannot read image {reference!r}: {error}") from None
-    config = attrs.get("Config") or {}
-    env = dict(item.split("=", 1) for item in (config.get("Env") or []) if "=" in item)
-    return ImageFacts(
-        described=f"the image {reference}",
-        entrypoint=config.get("Entrypoint") or None,
-        cmd=config.get("Cmd") or None,
-        config_known=True,
-        env_path=env.get("PATH"),
-        working_dir=config.get("WorkingDir") or None,
-        filesystem=None,
-        filesystem_note="smlint could not read the image's files (image inspection is not available)",
-        cuda_reason="smlint could not read the image's files (image inspection is not available)",
-    )
+        view = load_image(reference)
+    except ImageError as error:
+        raise LookupError(str(error)) from None
+    return facts_from_view(view)
 
 
 def facts_from_view(view) -> ImageFacts:
-    """From an `smlint.image.view.ImageView`: config and the final filesystem."""
+    """From an `smlint.image.ImageView`: config and the final filesystem."""
+    from ..image.walker import FILE
+
     config = view.config
 
-    def path_state(path: str) -> PathState:
-        entry = view.resolve(path).entry
+    def state_of(resolved) -> tuple[PathState, str]:
+        entry = resolved.entry
         if entry is None:
-            return "missing"
-        from ..image.walker import FILE
-
-        return "file-exec" if entry.kind == FILE and entry.executable else "file-noexec"
+            return "missing", resolved.path
+        return ("file-exec" if entry.kind == FILE and entry.executable else "file-noexec"), resolved.path
 
     has_cudart = view.has_file_matching("libcudart.so*")
     return ImageFacts(
@@ -155,15 +139,6 @@ def facts_from_view(view) -> ImageFacts:
         working_dir=config.workdir or None,
         cuda_runtime=has_cudart,
         cuda_reason="" if has_cudart else "no libcudart.so* in its filesystem",
-        filesystem=path_state,
+        filesystem=lambda path: state_of(view.resolve(path))[0],
+        executable_resolver=lambda name: state_of(view.resolve_executable(name)),
     )
-
-
-def _image_api():
-    """A loader of `ImageView`s (the image work), if this installation has one."""
-    try:
-        from ..image import load as image_load  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    opener = getattr(image_load, "open_image", None)
-    return (lambda reference: facts_from_view(opener(reference))) if opener else None
