@@ -73,6 +73,7 @@ def _probe(client, plan, options: ProbeOptions, policy: Policy):
     outcome = checks.ProbeOutcome(grace=grace)
     facts: dict = {"argv": plan.argv, "init": options.init}
     with Session(client) as session:
+        facts["run_id"] = session.run_id
         volumes, _, _ = prepare_mounts(session, plan)
         common = dict(entrypoint=plan.argv, hostname="algo-1", environment=plan.environment, volumes=volumes,
                       init=options.init or None)
@@ -282,6 +283,7 @@ def _summarise(report: Report, image: str, outcome: checks.ProbeOutcome, facts: 
         for name, t in outcome.trials.items()
     }
     report.result = {
+        "run_id": facts.get("run_id"),
         "image": image,
         "verdict": "inconclusive" if outcome.inconclusive else ("failed" if report.findings else "passed"),
         "inconclusive": outcome.inconclusive,
