@@ -146,6 +146,7 @@ def _explain_lines(resolution, facts: ImageFacts, unknown_base: bool) -> list[st
         lines.append(f"note: the base image {facts.base_image or '(unknown)'} may add its own ENTRYPOINT/CMD, "
                      "unknown statically; use --image to see them")
     if resolution.executable_source == REQUEST_ARGUMENTS:
-        lines.append(f"warning: the first argument {resolution.argv[0]!r} runs as the program (SM305)")
+        condition = "if the base image has no ENTRYPOINT, " if unknown_base else ""
+        lines.append(f"warning: {condition}the first argument {resolution.argv[0]!r} runs as the program (SM305)")
     return lines
 
