@@ -350,7 +350,8 @@ def _summarise(report: Report, plan: RunPlan, outcome: checks.RunOutcome, status
         lines.append(f"  ExitMessage:  {json.dumps(shown, ensure_ascii=False)}")
     for item in outputs:
         where = f"copied to {item['copied_to']}" if item["copied_to"] else f"not copied (job {status}; --keep-outputs copies it)"
-        lines.append(f"  output {item['name']}: {item['files']} files, {item['bytes']} bytes, {where}")
+        files = f"{item['files']} file{'' if item['files'] == 1 else 's'}"
+        lines.append(f"  output {item['name']}: {files}, {item['bytes']} bytes, {where}")
     for item in plan.inputs:
         source = item.host_dir or "no --input given: empty directory"
         lines.append(f"  input {item.name}: {source} -> {item.local_path} (read-only)")
