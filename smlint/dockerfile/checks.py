@@ -20,7 +20,6 @@ from .facts import (
     expanded_words,
     installed_packages,
     pid1_script,
-    run_scripts,
     span_of,
     under,
     written_paths,
@@ -267,7 +266,7 @@ def workdir_under_opt_ml(subject: Subject) -> Iterator[Problem]:
 
 @registry.check("SM112")
 def run_writes_opt_ml(subject: Subject) -> Iterator[Problem]:
-    for script in run_scripts(subject.chain_steps):
+    for script in subject.scripts:
         for command, cwd in command_cwds(script):
             hits = [(p, how) for p, how in written_paths(command, script.step, cwd) if under(p, OPT_ML)]
             if hits:
@@ -314,7 +313,7 @@ def is_driver_package(name: str) -> bool:
 
 @registry.check("SM120")
 def nvidia_driver_package(subject: Subject) -> Iterator[Problem]:
-    for script in run_scripts(subject.chain_steps):
+    for script in subject.scripts:
         for command in script.commands:
             drivers = [name for name in installed_packages(command, script.step) if is_driver_package(name)]
             if drivers:
@@ -345,7 +344,7 @@ def _executed_file(command: SimpleCommand, words: list[str]) -> tuple[str, list[
 
 @registry.check("SM121")
 def nvidia_driver_installer(subject: Subject) -> Iterator[Problem]:
-    for script in run_scripts(subject.chain_steps):
+    for script in subject.scripts:
         for command in script.commands:
             executed = _executed_file(command, expanded_words(command, script.step))
             if not executed:
@@ -488,7 +487,7 @@ _SCRIPT_HOST = re.compile(r"/etc/host(?:name|s)\b|gethostname\s*\(|\$\(\s*hostna
 def hostname_from_etc(subject: Subject) -> Iterator[Problem]:
     advice = ("host names there may be wrong on Processing; read /opt/ml/config/resourceconfig.json "
               "(current_host, hosts) instead")
-    for script in run_scripts(subject.chain_steps):
+    for script in subject.scripts:
         reason = _reads_host_identity(script.commands)
         if reason:
             yield Problem(f"RUN {reason}: {advice}", span_of(script.step.instruction))
@@ -596,7 +595,7 @@ def _symlinks_under_processing(commands: list[SimpleCommand], step, cwd: str) ->
 def symlink_into_output(subject: Subject) -> Iterator[Problem]:
     message = ("creates a symlink at {path}: Processing uploads outputs without following symlinks, "
                "so the data behind it is silently lost; write or copy the files there instead")
-    for script in run_scripts(subject.chain_steps):
+    for script in subject.scripts:
         path = _symlinks_under_processing(script.commands, script.step, script.step.workdir)
         if path:
             yield Problem("RUN " + message.format(path=path), span_of(script.step.instruction))

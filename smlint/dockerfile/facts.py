@@ -6,6 +6,7 @@ import os
 import posixpath
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Iterator
 
 from ..findings import Span
@@ -28,9 +29,14 @@ class Subject:
     final: Stage
     context_dir: str | None = None
 
-    @property
+    @cached_property
     def chain_steps(self) -> list[Step]:
         return self.final.chain_steps()
+
+    @cached_property
+    def scripts(self) -> list["RunScript"]:
+        """The final image's RUN scripts, parsed once for every check."""
+        return list(run_scripts(self.chain_steps))
 
 
 def span_of(instruction: Instruction) -> Span:
@@ -165,7 +171,10 @@ def run_scripts(steps: list[Step]) -> Iterator[RunScript]:
 
 
 def expanded_words(command: SimpleCommand, step: Step) -> list[str]:
-    return [step.expand(word) for word in strip_wrappers(command.words)]
+    """The command's words after wrappers (sudo, env, exec), variables substituted."""
+    if command.expanded is None:
+        command.expanded = [step.expand(word) for word in strip_wrappers(command.words)]
+    return command.expanded
 
 
 def written_paths(command: SimpleCommand, step: Step, cwd: str) -> Iterator[tuple[str, str]]:

@@ -27,6 +27,7 @@ JSON_INSTRUCTIONS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "VOLUME", "A
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)(.+)$")
+_JSON = json.JSONDecoder()
 _FLAG = re.compile(r"--([a-zA-Z][a-zA-Z0-9-]*)(?:=(\S*))?")
 
 
@@ -130,11 +131,9 @@ def parse(text: str) -> ParsedDockerfile:
             while index < total:
                 raw = lines[index]
                 index += 1
-                if raw.lstrip(" \t").startswith("#"):
+                end_line, last_text = index, raw  # BuildKit counts skipped lines in the span
+                if raw.lstrip(" \t").startswith("#") or not raw.strip(" \t"):
                     continue
-                if not raw.strip(" \t"):
-                    continue
-                end_line, last_text = index, raw
                 match = continuation.search(raw)
                 if match is None:
                     pieces.append(raw)
@@ -222,8 +221,8 @@ def _exec_form(args: str) -> tuple[str, ...] | None:
     text = args.strip()
     if not text.startswith("["):
         return None
-    try:
-        value = json.loads(text)
+    try:  # like Go's json.Decoder: one value, trailing text ignored
+        value, _ = _JSON.raw_decode(text)
     except ValueError:
         return None
     if isinstance(value, list) and all(isinstance(item, str) for item in value):

@@ -10,11 +10,14 @@ beyond the nesting depth of the text itself, which is bounded.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "busybox"})
 _OPERATORS = ("&&", "||", ";;", ";", "|&", "|", "&", "\n")
 _MAX_NESTING = 16
+# Runs of characters with no meaning to the shell, consumed in one step.
+_PLAIN = re.compile(r"[^\s\\'\"$`(){}<>|&;#]+")
 
 
 @dataclass
@@ -24,6 +27,8 @@ class SimpleCommand:
     separator: str = ""  # the operator after this command; "" at the end
     nested: bool = False  # inside $(...), `...` or (...)
     assignments: list[str] = field(default_factory=list)  # leading NAME=value words
+    # Words with build-time variables substituted, filled once by the first check that asks.
+    expanded: list[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -70,6 +75,13 @@ def parse_script(text: str, depth: int = 0) -> list[SimpleCommand]:
 
     while position < length:
         char = text[position]
+        if in_word or not char.isdigit():
+            plain = _PLAIN.match(text, position)
+            if plain:
+                word.append(plain.group())
+                in_word = True
+                position = plain.end()
+                continue
         if char == "\\" and position + 1 < length:
             if text[position + 1] == "\n":
                 position += 2
