@@ -391,7 +391,17 @@ def image_command(refs, dockerfile, no_cache, fmt, output, **options):
 
 def main() -> None:
     try:
-        cli.main(prog_name="smlint", standalone_mode=True)
+        # Not click's standalone mode: it turns Ctrl-C into "Aborted!" and exit 1.
+        code = cli.main(prog_name="smlint", standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.ClickException as error:  # usage errors: exit 2
+        error.show()
+        sys.exit(error.exit_code)
+    except click.Abort:
+        click.echo("smlint: interrupted", err=True)
+        sys.exit(130)
     except ConfigError as error:
         click.echo(f"smlint: config error: {error}", err=True)
         sys.exit(2)
