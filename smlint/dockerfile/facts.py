@@ -199,11 +199,18 @@ def _option_value(args: list[str], short: tuple[str, ...], long: tuple[str, ...]
                 yield arg[len(option) + 1 :]
             elif arg == option and index + 1 < len(args):
                 yield args[index + 1]
-        for option in short:
-            if arg == option and index + 1 < len(args):
+        if arg.startswith("--") or not arg.startswith("-"):
+            continue
+        for option in short:  # -O FILE, -OFILE, and clusters such as -qO FILE
+            letter = option[1]
+            cluster = arg[1:]
+            if letter not in cluster:
+                continue
+            rest = cluster[cluster.index(letter) + 1 :]
+            if rest:
+                yield rest
+            elif index + 1 < len(args):
                 yield args[index + 1]
-            elif arg.startswith(option) and len(arg) > len(option) and not arg.startswith("--"):
-                yield arg[len(option) :]
 
 
 def _destinations(name: str, args: list[str], positional: list[str]) -> list[str]:

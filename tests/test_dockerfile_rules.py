@@ -1,0 +1,158 @@
+"""Table-driven semantics of the SM1xx rules beyond the catalog examples:
+each case is (rule, Dockerfile, fires?)."""
+import pytest
+
+from smlint import lint_text
+from smlint.dockerfile.model import build, expand, static_image_config
+
+P = "FROM python:3.12-slim\n"
+EP = 'ENTRYPOINT ["python3", "/app/job.py"]\n'
+
+CASES = [
+    # SM101: through continuation, escape directive, inherited from an earlier stage
+    ("SM101", P + "ENTRYPOINT python3 \\\n  /app/job.py\n", True),
+    ("SM101", "# escape=`\n" + P + "ENTRYPOINT python3 `\n  /app/job.py\n", True),
+    ("SM101", P.replace("slim", "slim AS base") + "ENTRYPOINT python3 x\nFROM base\nCMD [\"a\"]\n", True),
+    ("SM101", P + "ENTRYPOINT python3 x\nFROM python:3.12-slim\n" + EP, False),  # only the final stage counts
+    ("SM101", P + "entrypoint python3 x\r\n", True),
+    ("SM101", P + "ENTRYPOINT ['python3', 'x']\n", False),  # SM102 alone: one finding per defect
+    # SM102
+    ("SM102", P + "CMD [\"a\", \"b\",]\n", True),
+    ("SM102", P + "SHELL [bash, -c]\n" + EP, True),
+    ("SM102", P + EP, False),
+    # SM103: CMD shell form without ENTRYPOINT; with an ENTRYPOINT it is only arguments
+    ("SM103", P + "CMD python3 /app/job.py\n", True),
+    ("SM103", P + EP + "CMD --verbose\n", False),
+    # SM104
+    ("SM104", "FROM scratch\nCOPY x /x\n", True),
+    ("SM104", P + "RUN true\n", True),  # info: base image config unknown
+    ("SM104", P + 'CMD ["python3"]\n', False),
+    # ENTRYPOINT resets an inherited CMD (so the parent's CMD does not count)
+    ("SM103", P.replace("slim", "slim AS a") + "CMD python3 x\nFROM a\n" + EP, False),
+    # SM105
+    ("SM105", P + 'ENTRYPOINT ["sh", "-c", "cd /app && python3 job.py"]\n', True),
+    ("SM105", P + 'ENTRYPOINT ["sh", "-c", "cd /app && exec python3 job.py"]\n', False),
+    ("SM105", P + 'ENTRYPOINT ["bash", "-c", "python3 job.py"]\n', False),
+    ("SM105", P + 'ENTRYPOINT ["bash", "-c", "python3 a.py && python3 b.py"]\n', True),
+    ("SM105", P + 'ENTRYPOINT ["/bin/sh", "-ec", "python3 job.py"]\n', True),
+    ("SM105", P + 'ENTRYPOINT ["sh", "-c"]\nCMD ["python3 job.py"]\n', True),
+    ("SM105", P + 'ENTRYPOINT ["sh", "-c", "trap \'kill -INT $p\' INT; python3 j.py & p=$!; wait $p"]\n', False),
+    ("SM105", P + 'ENTRYPOINT ["tini", "--", "sh", "-c", "python3 job.py"]\n', False),  # the shell is not PID 1
+    # SM106
+    ("SM106", P + "ENTRYPOINT python3 job.py; echo done\n", True),
+    ("SM106", P + 'ENTRYPOINT ["sh", "-c", "python3 job.py || true"]\n', True),
+    ("SM106", P + 'ENTRYPOINT ["sh", "-c", "python3 job.py; exit 0"]\n', True),
+    ("SM106", P + 'ENTRYPOINT ["bash", "-c", "python3 job.py 2>&1 | tee /tmp/log"]\n', True),
+    ("SM106", P + 'ENTRYPOINT ["bash", "-o", "pipefail", "-c", "python3 job.py | tee /tmp/log"]\n', False),
+    ("SM106", P + 'ENTRYPOINT ["sh", "-ec", "python3 a.py; python3 b.py"]\n', False),
+    ("SM106", P + 'ENTRYPOINT ["sh", "-c", "cd /app; exec python3 job.py"]\n', False),
+    ("SM106", P + 'ENTRYPOINT ["tini", "--", "sh", "-c", "python3 job.py || echo failed"]\n', True),
+    ("SM106", P + 'ENTRYPOINT ["sh", "-c", "python3 job.py || exit 1"]\n', False),
+    # SM110: variables, WORKDIR-relative, heredoc COPY, exec-form COPY
+    ("SM110", P + "ARG DIR=/opt/ml\nCOPY x ${DIR}/y\n" + EP, True),
+    ("SM110", P + "WORKDIR /opt\nWORKDIR ml/code\nCOPY x .\n" + EP, True),
+    ("SM110", P + "COPY <<EOF /opt/ml/config.json\n{}\nEOF\n" + EP, True),
+    ("SM110", P + 'COPY ["a b", "/opt/ml/c"]\n' + EP, True),
+    ("SM110", P + "COPY --from=build /opt/ml/model /app/model\n" + EP, False),
+    ("SM110", P + "COPY x /opt/mlflow/\n" + EP, False),
+    ("SM110", P.replace("slim", "slim AS b") + "COPY x /opt/ml/\nFROM python:3.12-slim\n" + EP, False),
+    # SM111, SM113
+    ("SM111", P + "ARG W=/opt/ml/processing\nWORKDIR $W\n" + EP, True),
+    ("SM113", P + 'VOLUME ["/opt/ml/processing/output"]\n' + EP, True),
+    ("SM113", P + "VOLUME /data /cache\n" + EP, False),
+    # SM112: destinations, cd tracking, heredoc scripts, variables
+    ("SM112", P + "RUN cd /opt/ml && touch x\n" + EP, True),
+    ("SM112", P + "RUN echo hi > /opt/ml/processing/input/x\n" + EP, True),
+    ("SM112", P + "RUN <<EOF\nset -e\nmkdir -p /opt/ml/code\nEOF\n" + EP, True),
+    ("SM112", P + "ENV ML=/opt/ml\nRUN wget -qO $ML/model.bin https://x/y\n" + EP, True),
+    ("SM112", P + "RUN tar -xzf a.tgz -C /opt/ml/code\n" + EP, True),
+    ("SM112", P + "RUN git clone https://github.com/x/y /opt/ml/code\n" + EP, True),
+    ("SM112", P + "RUN cp -r src /app && mkdir -p /app/out\n" + EP, False),
+    ("SM112", P + "RUN ln -s /opt/ml/processing/input /data\n" + EP, False),  # the link is /data
+    ("SM112", P + "RUN cat /opt/ml/x > /tmp/y\n" + EP, False),
+    # SM120
+    ("SM120", P + "RUN yum install -y cuda-12-4 && yum clean all\n" + EP, True),
+    ("SM120", P + "RUN conda install -y -c nvidia cuda-drivers\n" + EP, True),
+    ("SM120", P + "RUN sudo apt-get install -y nvidia-utils-535 libnvidia-compute-535:amd64\n" + EP, True),
+    ("SM120", P + "RUN apt-get install -y cuda-toolkit-12-4 cuda-compat-12-4 libcudnn9-cuda-12\n" + EP, False),
+    ("SM120", P + "RUN apt-get download cuda-drivers\n" + EP, False),
+    # SM121
+    ("SM121", P + "RUN sh cuda_12.4.0_550.54.14_linux.run --silent --toolkit --driver\n" + EP, True),
+    ("SM121", P + "RUN ./NVIDIA-Linux-x86_64-550.54.14.run -s\n" + EP, True),
+    ("SM121", P + "RUN wget https://x/NVIDIA-Linux-x86_64-550.run\n" + EP, False),
+    # SM122
+    ("SM122", P + "COPY drivers/ /usr/lib/x86_64-linux-gnu/\nCOPY nvidia-smi /usr/bin/\n" + EP, True),
+    ("SM122", P + "COPY libcuda.so.1 /usr/local/cuda-12.4/compat/\n" + EP, False),
+    # SM123 takes the effective value
+    ("SM123", P + "ENV NVIDIA_VISIBLE_DEVICES=void\nENV NVIDIA_VISIBLE_DEVICES=all\n" + EP, False),
+    ("SM123", P + "ENV NVIDIA_DRIVER_CAPABILITIES=compute,utility\n" + EP, False),
+    ("SM123", P + 'ENV NVIDIA_VISIBLE_DEVICES=""\n' + EP, True),
+    # SM130: the final stage, also through FROM <stage>
+    ("SM130", "FROM --platform=linux/arm64 python:3.12-slim AS b\nFROM b\n" + EP, True),
+    ("SM130", "FROM --platform=$BUILDPLATFORM golang:1.22 AS b\nFROM python:3.12-slim\n" + EP, False),
+    ("SM130", "FROM --platform=linux/amd64 python:3.12-slim\n" + EP, False),
+    # SM131
+    ("SM131", P + 'ENTRYPOINT ["sh", "-c", "exec python3 job.py --host $(hostname)"]\n', True),
+    ("SM131", P + "RUN echo '127.0.0.1 db' >> /etc/hosts\n" + EP, False),
+    # SM132
+    ("SM132", "ARG AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n" + P + EP, True),
+    ("SM132", P + "ARG AWS_SESSION_TOKEN\nENV AWS_SESSION_TOKEN=$AWS_SESSION_TOKEN\n" + EP, True),
+    ("SM132", P + "ARG AWS_ACCESS_KEY_ID\nENV AWS_DEFAULT_REGION=eu-west-1\n" + EP, False),
+    # SM133
+    ("SM133", P + 'ENTRYPOINT ["sh", "-c", "ln -sf /data /opt/ml/processing/output/d && exec python3 j.py"]\n', True),
+    # SM140
+    ("SM140", "FROM localhost:5000/team/img\n" + EP, True),
+    ("SM140", "FROM localhost:5000/team/img:2.1\n" + EP, False),
+    ("SM140", "ARG BASE\nFROM ${BASE}\n" + EP, False),  # unknown until build time
+    ("SM140", "ARG V=latest\nFROM python:${V}\n" + EP, True),
+    ("SM140", "FROM scratch\n" + EP, False),
+    # SM141
+    ("SM141", P + EP + EP, True),
+    ("SM141", P.replace("slim", "slim AS a") + EP + "FROM a\n" + EP, False),
+]
+
+
+@pytest.mark.parametrize("rule, text, fires", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_rule_semantics(rule, text, fires):
+    findings = lint_text(text)
+    assert not [f for f in findings if f.rule_id in ("SM001", "SM003")], findings
+    assert (rule in {f.rule_id for f in findings}) == fires, [(f.rule_id, f.message) for f in findings]
+
+
+def test_one_finding_per_defect_for_malformed_entrypoint():
+    rules = [f.rule_id for f in lint_text(P + "ENTRYPOINT ['python3', 'x']\n")]
+    assert rules.count("SM102") == 1 and "SM101" not in rules
+
+
+def test_sm104_is_info_for_external_base_and_warning_for_scratch():
+    external = next(f for f in lint_text(P + "RUN true\n") if f.rule_id == "SM104")
+    scratch = next(f for f in lint_text("FROM scratch\nCOPY x /x\n") if f.rule_id == "SM104")
+    assert str(external.severity) == "info" and "ContainerEntrypoint" in external.message
+    assert str(scratch.severity) == "warning"
+
+
+def test_findings_point_at_the_instruction():
+    finding = next(f for f in lint_text(P + "RUN true\nENTRYPOINT python3 \\\n  job.py\n") if f.rule_id == "SM101")
+    assert (finding.span.line, finding.span.column, finding.span.end_line) == (3, 1, 4)
+
+
+def test_variable_expansion_forms():
+    variables = {"A": "x", "E": ""}
+    assert expand("${A}/${B:-d}/${E:-e}/${E-f}/${A:+y}/$A", variables) == "x/d/e//y/x"
+    assert expand("\\$A", variables) == "$A"  # an escaped dollar is literal
+
+
+def test_static_image_config_follows_inheritance_and_cmd_reset():
+    text = P.replace("slim", "slim AS a") + 'CMD ["python3", "x"]\nFROM a\nENTRYPOINT ["tini", "--"]\n'
+    config = static_image_config(text)
+    assert config.entrypoint == ["tini", "--"] and config.cmd is None
+    assert config.base_image == "python:3.12-slim" and config.config_known
+    shell = static_image_config(P + "ENTRYPOINT python3 job.py\n")
+    assert shell.entrypoint == ["/bin/sh", "-c", "python3 job.py"]
+    assert not static_image_config(P + "RUN true\n").config_known
+
+
+def test_build_arg_overrides_and_global_arg_scope():
+    dockerfile = build("ARG TAG=3.11\nFROM python:${TAG}\nARG TAG\nRUN echo $TAG\n", {"TAG": "3.12"})
+    assert dockerfile.stages[0].base == "python:3.12"
+    assert dockerfile.stages[0].steps[-1].variables["TAG"] == "3.12"
