@@ -26,7 +26,7 @@ from typing import BinaryIO, Callable
 
 from .cache import LayerCache
 from .view import ImageConfig, ImageView
-from .walker import LayerError, LayerScan, normalise, walk_layer
+from .walker import ForwardReader, LayerError, LayerScan, normalise, walk_layer
 
 _JSON_LIMIT = 16 << 20
 _DIGEST = re.compile(r"^(sha256|sha512):([0-9a-f]{32,128})$")
@@ -305,8 +305,9 @@ def _from_save_stream(ref: str, stream: BinaryIO, inspected: dict | None, cache:
     progress.start(len(diff_ids) or 1, int((inspected or {}).get("Size") or 0))
     read_so_far = 0
     try:
-        outer = tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20)
-    except tarfile.ReadError as error:
+        outer = tarfile.open(fileobj=stream if isinstance(stream, ForwardReader) else ForwardReader(stream.read),
+                             mode="r:")
+    except (tarfile.ReadError, OSError) as error:
         raise ImageError(f"not a tar archive ({error})") from None
     try:
         while True:
@@ -374,27 +375,6 @@ def _from_save_stream(ref: str, stream: BinaryIO, inspected: dict | None, cache:
 
 # --- the Docker engine -----------------------------------------------------------
 
-class _ChunkReader(io.RawIOBase):
-    """A file over the SDK's chunk generator, so nothing is spooled to disk."""
-
-    def __init__(self, chunks) -> None:
-        self.chunks, self.rest = iter(chunks), b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        while not self.rest:
-            try:
-                self.rest = next(self.chunks)
-            except StopIteration:
-                return 0
-        n = min(len(buffer), len(self.rest))
-        buffer[:n] = self.rest[:n]
-        self.rest = self.rest[n:]
-        return n
-
-
 def _one_line(error: Exception) -> str:
     text = getattr(error, "explanation", None) or str(error)
     text = str(text).strip().splitlines()[0] if str(text).strip() else type(error).__name__
@@ -430,7 +410,7 @@ def _from_engine(ref: str, name: str, cache: LayerCache, progress: Progress) -> 
             if all(s is not None for s in scans):
                 return ImageView.compose(ref, ImageConfig.from_json(inspected), scans, len(scans))
         chunks = client.api.get_image(inspected["Id"])
-        stream = io.BufferedReader(_ChunkReader(chunks), 1 << 20)
+        stream = ForwardReader(lambda _size, chunks=iter(chunks): next(chunks, b""))
         try:
             return _from_save_stream(ref, stream, inspected, cache, progress, trusted=True)
         finally:

@@ -195,17 +195,89 @@ class _Prefixed(io.RawIOBase):
         return len(data)
 
 
+class ForwardReader:
+    """A forward-only stream that tarfile may open in random-access mode.
+
+    tarfile's own stream mode (`r|`) copies its whole read buffer on every
+    512-byte header read; in `r:` mode it only seeks forward and reads, so
+    skipping file data here costs no copies at all. `source` is a callable
+    returning the next bytes (any length; b"" at the end).
+    """
+
+    def __init__(self, source: Callable[[int], bytes]) -> None:
+        self.source, self.buffer, self.offset, self.position = source, b"", 0, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def _refill(self, wanted: int) -> bool:
+        self.buffer, self.offset = self.source(min(max(wanted, _CHUNK), 4 * _CHUNK)), 0
+        return bool(self.buffer)
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = 1 << 62
+        parts = []
+        while size > 0:
+            available = len(self.buffer) - self.offset
+            if available <= 0:
+                if not self._refill(size):
+                    break
+                continue
+            take = min(available, size)
+            parts.append(self.buffer[self.offset:self.offset + take])
+            self.offset += take
+            self.position += take
+            size -= take
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def seek(self, target: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_CUR:
+            target += self.position
+        elif whence != io.SEEK_SET:
+            raise io.UnsupportedOperation("seek from the end of a stream")
+        if target < self.position:
+            back = self.position - target
+            if back > self.offset:
+                raise io.UnsupportedOperation("cannot seek backwards in a stream")
+            self.offset -= back
+            self.position = target
+            return target
+        skip = target - self.position
+        while skip > 0:
+            available = len(self.buffer) - self.offset
+            if available <= 0:
+                if not self._refill(skip):
+                    break  # past the end: the next read finds nothing
+                continue
+            take = min(available, skip)
+            self.offset += take
+            self.position += take
+            skip -= take
+        return self.position
+
+    def close(self) -> None:
+        pass
+
+
 # --- the walk -----------------------------------------------------------------
 
 def walk_layer(raw: BinaryIO, progress: Callable[[int], None] | None = None) -> LayerScan:
     """Scan one layer tar (plain or gzip) from `raw`. Raises LayerError."""
     stream, compressed = open_layer_stream(raw)
-    # A seekable plain tar is read in random-access mode: skipping file data
-    # is a seek, not a read. Everything else is read strictly forward.
-    mode = "r|" if compressed or not _seekable(stream) else "r:"
-    start = stream.tell() if mode == "r:" else 0
+    # Random-access mode everywhere: on a seekable file skipping data is a
+    # real seek; on a stream (gzip, a socket) ForwardReader skips forward.
+    if compressed or not _seekable(stream):
+        stream = ForwardReader(stream.read)
+    start = stream.tell()
     try:
-        tar = tarfile.open(fileobj=stream, mode=mode, bufsize=_CHUNK)
+        tar = tarfile.open(fileobj=stream, mode="r:")
     except tarfile.ReadError as error:
         raise LayerError(f"not a tar archive ({error})") from None
     scan = LayerScan()
