@@ -108,13 +108,16 @@ def cli():
 @click.option("--target", default=None, metavar="STAGE", help="Stage that produces the image (default: the last).")
 @click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
               help="ARG value used when resolving variables; repeatable.")
+@click.option("--context", "context_dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Build context: also scan the scripts COPY'd from it (SM131).")
 @_common_options
-def lint(paths, stdin_filename, target, build_args, fmt, output, **options):
+def lint(paths, stdin_filename, target, build_args, context_dir, fmt, output, **options):
     """Lint Dockerfiles (default: those under the current directory)."""
     from .dockerfile.lint import lint_paths
 
     policy = policy_from(options, {"build-args": _key_values(build_args, "--build-arg") or None})
-    report = lint_paths(list(paths) or ["."], policy, target=target, stdin_filename=stdin_filename)
+    report = lint_paths(list(paths) or ["."], policy, target=target, stdin_filename=stdin_filename,
+                        context_dir=context_dir)
     finish(report, policy, fmt, output)
 
 

@@ -213,3 +213,11 @@ def test_random_dockerfiles_never_crash(fragments, noise, newline):
     text = newline.join(fragments) + newline + noise
     for finding in lint_text(text):
         assert finding.rule_id != "SM003", finding.message
+
+
+def test_context_scripts_are_scanned_for_host_files(tmp_path):
+    write(tmp_path / "app" / "job.py", "import socket\nHOST = open('/etc/hostname').read()\n")
+    path = write(tmp_path / "Dockerfile", 'FROM python:3.12-slim\nCOPY app/ /app/\nENTRYPOINT ["python3", "/app/job.py"]\n')
+    assert "SM131" not in run(path).stdout
+    with_context = run(path, "--context", str(tmp_path))
+    assert "SM131" in with_context.stdout and "app/job.py" in with_context.stdout
