@@ -89,7 +89,7 @@ def project(tmp_path_factory, env, hook_repo):
     repo_path, sha = hook_repo
     project = tmp_path_factory.mktemp("project")
     git("init", "-q", cwd=project, env=env)
-    config = {"repos": [{"repo": str(repo_path), "rev": sha, "hooks": [{"id": "smlint"}]}]}
+    config = {"repos": [{"repo": str(repo_path), "rev": sha, "hooks": [{"id": "smlint"}, {"id": "smlint-job"}]}]}
     (project / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
     (project / "job.py").write_text("print('hello')\n")
     git("add", ".pre-commit-config.yaml", "job.py", cwd=project, env=env)
@@ -113,12 +113,20 @@ def commit(project, env, name, text, message):
     return git("commit", "-m", message, cwd=project, env=env, check=False)
 
 
-def test_hook_definition():
-    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
-    smlint = next(h for h in hooks if h["id"] == "smlint")
-    assert smlint["language"] == "python"
-    assert smlint["entry"] == "smlint lint"
-    assert smlint["types"] == ["dockerfile"]
+def test_hook_definitions():
+    hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
+    assert set(hooks) == {"smlint", "smlint-job"}
+    assert hooks["smlint"]["language"] == "python"
+    assert hooks["smlint"]["entry"] == "smlint lint"
+    assert hooks["smlint"]["types"] == ["dockerfile"]
+    assert hooks["smlint-job"]["language"] == "python"
+    assert hooks["smlint-job"]["entry"] == "smlint job"
+
+
+def test_manifest_is_valid_for_pre_commit(env):
+    result = subprocess.run([*PRE_COMMIT, "validate-manifest", str(ROOT / ".pre-commit-hooks.yaml")], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_hook_refuses_a_bad_dockerfile_and_accepts_a_good_one(project, env):
@@ -156,7 +164,28 @@ def test_run_all_files_reports_the_bad_file(project, env):
     git("add", "Dockerfile.train", cwd=project, env=env)
     run = subprocess.run([*PRE_COMMIT, "run", "--all-files"], cwd=project, env=env, capture_output=True,
                          text=True, timeout=300)
+    git("rm", "-q", "--cached", "Dockerfile.train", cwd=project, env=env)
+    (project / "Dockerfile.train").unlink()
     output = run.stdout + run.stderr
     assert run.returncode == 1, output
     assert "Dockerfile.train" in output and "SM101" in output
     assert "Dockerfile:" not in output.replace("Dockerfile.train", "")  # the good one is clean
+
+
+def test_job_hook_refuses_a_bad_request_and_accepts_a_good_one(project, env):
+    jobs = ROOT / "fixtures" / "jobs"
+    (project / "deploy").mkdir(exist_ok=True)
+    refused = commit(project, env, "deploy/processing-job.yaml", (jobs / "processing-job-bad.yaml").read_text(),
+                     "bad job")
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0, output
+    assert "SM301" in output and "deploy/processing-job.yaml" in output, output
+    git("rm", "-q", "--cached", "deploy/processing-job.yaml", cwd=project, env=env)
+    (project / "deploy" / "processing-job.yaml").unlink()
+    accepted = commit(project, env, "deploy/processing-job.json", (jobs / "processing-job.json").read_text(),
+                      "good job")
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    # A Dockerfile-only commit leaves the job hook out, and a JSON file not
+    # named like a request is not passed to it.
+    skipped = commit(project, env, "package.json", "{}\n", "not a request")
+    assert skipped.returncode == 0, skipped.stdout + skipped.stderr
