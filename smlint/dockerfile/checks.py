@@ -2,12 +2,12 @@
 yielding `Problem`s; documentation and examples are in rules/SM1xx.md."""
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
 import re
 from typing import Iterator
 
+from ..contract import AWS_CREDENTIALS, gpu_hidden_reasons, is_allowed_location, is_driver_file, is_driver_package
 from ..engine import Registry
 from ..findings import Problem, Severity
 from .facts import (
@@ -297,20 +297,6 @@ def volume_under_opt_ml(subject: Subject) -> Iterator[Problem]:
 
 # --- SM12x: GPU ----------------------------------------------------------------------
 
-_DRIVER_PACKAGES = [
-    re.compile(p)
-    for p in (
-        r"cuda", r"cuda-\d+-\d+", r"cuda-runtime-\d+-\d+", r"cuda-drivers.*", r"nvidia-driver(-.*)?",
-        r"libnvidia-compute-.*", r"nvidia-utils-.*", r"nvidia-dkms-.*", r"libcuda1", r"libnvidia-ml1",
-        r"kmod-nvidia.*", r"nvidia-kernel-.*",
-    )
-]
-
-
-def is_driver_package(name: str) -> bool:
-    return any(pattern.fullmatch(name) for pattern in _DRIVER_PACKAGES)
-
-
 @registry.check("SM120")
 def nvidia_driver_package(subject: Subject) -> Iterator[Problem]:
     for script in subject.scripts:
@@ -365,31 +351,6 @@ def nvidia_driver_installer(subject: Subject) -> Iterator[Problem]:
             )
 
 
-DRIVER_FILE_PATTERNS = (
-    "libcuda.so*", "libnvidia-ml.so*", "libnvidia-ptxjitcompiler.so*", "libnvidia-nvvm.so*",
-    "libnvidia-opencl.so*", "libnvidia-cfg.so*", "libnvidia-gpucomp.so*", "libnvidia-allocator.so*",
-    "libnvidia-compiler.so*", "libnvidia-fatbinaryloader.so*", "libcudadebugger.so*", "libnvcuvid.so*",
-    "libnvidia-encode.so*", "libnvidia-opticalflow.so*", "libnvidia-glcore.so*", "libnvidia-eglcore.so*",
-    "libGLX_nvidia.so*", "nvidia-smi", "nvidia-debugdump", "nvidia-persistenced", "nvidia-cuda-mps-control",
-    "nvidia-cuda-mps-server", "nvidia*.ko",
-)
-ALLOWED_DRIVER_DIRS = (
-    re.compile(r"^/usr/local/cuda[^/]*/lib64/stubs(/|$)"),
-    re.compile(r"^/usr/local/cuda[^/]*/targets/[^/]+/lib/stubs(/|$)"),
-    re.compile(r"^/usr/local/cuda[^/]*/compat(/|$)"),
-)
-
-
-def is_driver_file(path: str) -> bool:
-    """Contract section 4: a driver file by basename or GSP firmware, outside the allow-list."""
-    if any(pattern.search(path) for pattern in ALLOWED_DRIVER_DIRS):
-        return False
-    if under(path, "/lib/firmware/nvidia") or under(path, "/usr/lib/firmware/nvidia"):
-        return True
-    name = path.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in DRIVER_FILE_PATTERNS)
-
-
 @registry.check("SM122")
 def nvidia_driver_files_copied(subject: Subject) -> Iterator[Problem]:
     for step in subject.chain_steps:
@@ -405,9 +366,8 @@ def nvidia_driver_files_copied(subject: Subject) -> Iterator[Problem]:
         for source in sources:
             name = source.rstrip("/").rsplit("/", 1)[-1]
             landed = f"{target_dir}/{name}" if into_dir else target_dir
-            if is_driver_file(landed) or (into_dir is False and is_driver_file(f"/{name}") and not any(
-                p.search(landed) for p in ALLOWED_DRIVER_DIRS
-            )):
+            renamed_driver = not into_dir and is_driver_file(f"/{name}") and not is_allowed_location(landed)
+            if is_driver_file(landed) or renamed_driver:
                 yield Problem(
                     f"{instruction.keyword} brings the NVIDIA driver file {name} into {landed}: it shadows "
                     f"the driver Processing injects from the host (only stubs/ and compat/ are safe)",
@@ -419,28 +379,8 @@ def nvidia_driver_files_copied(subject: Subject) -> Iterator[Problem]:
 @registry.check("SM123")
 def gpu_hidden_by_env(subject: Subject) -> Iterator[Problem]:
     config = subject.final.config
-    yield from gpu_env_problems(config.env, lambda key: span_of(config.env_source[key]))
-
-
-def gpu_env_problems(env: dict[str, str], locate) -> Iterator[Problem]:
-    """Shared with the image check SM222."""
-    visible = env.get("NVIDIA_VISIBLE_DEVICES")
-    if visible is not None and visible.strip().lower() in ("void", "none", ""):
-        yield Problem(
-            f"NVIDIA_VISIBLE_DEVICES={visible!r} hides every GPU from the container, even on a GPU instance",
-            locate("NVIDIA_VISIBLE_DEVICES"),
-            pointer="NVIDIA_VISIBLE_DEVICES",
-        )
-    capabilities = env.get("NVIDIA_DRIVER_CAPABILITIES")
-    if capabilities is not None:
-        values = {v.strip().lower() for v in capabilities.split(",")}
-        if not values & {"compute", "all"}:
-            yield Problem(
-                f"NVIDIA_DRIVER_CAPABILITIES={capabilities!r} lacks `compute`: CUDA can't use the GPU "
-                f"(use compute,utility)",
-                locate("NVIDIA_DRIVER_CAPABILITIES"),
-                pointer="NVIDIA_DRIVER_CAPABILITIES",
-            )
+    for variable, why in gpu_hidden_reasons(config.env):
+        yield Problem(f"ENV {variable} {why}", span_of(config.env_source[variable]), pointer=variable)
 
 
 # --- SM13x: runtime environment ------------------------------------------------------
@@ -549,9 +489,6 @@ def _scan_file(path: str) -> str | None:
         return None
     match = _SCRIPT_HOST.search(data.decode("utf-8", "replace"))
     return match.group(0) if match else None
-
-
-AWS_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
 @registry.check("SM132")

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterator
 
+from ..contract import OPT_ML, PROCESSING  # noqa: F401  (re-exported for the checks)
 from ..findings import Span
 from .model import Dockerfile, Stage, Step
 from .parser import Instruction
 from .shell import SHELLS, SimpleCommand, parse_script, shell_c_script, strip_wrappers
 
-OPT_ML = "/opt/ml"
-PROCESSING = "/opt/ml/processing"
 # Programs that start the real command and pass signals/exit codes through.
 INIT_WRAPPERS = frozenset({"tini", "tini-static", "dumb-init", "catatonit", "docker-init", "s6-svscan"})
 USER_SWITCHERS = frozenset({"gosu", "su-exec", "setpriv", "chpst"})

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ..engine import Registry
 from ..findings import Problem, Span
-from . import nvidia
+from .. import contract
 from .dockerfile_map import DockerfileMap
 from .view import ImageView, Resolved
 from .walker import DIR, FILE, SYMLINK
@@ -21,7 +21,6 @@ registry = Registry()
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"}
-CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 LISTED = 20  # files named in one finding; the rest are counted
 
 
@@ -221,7 +220,7 @@ def files_under_opt_ml(subject: ImageSubject):
 
 @registry.check("SM220")
 def nvidia_driver_files(subject: ImageSubject):
-    found = subject.view.find(lambda e: e.kind in (FILE, SYMLINK) and nvidia.is_driver_file(e.path))
+    found = subject.view.find(lambda e: e.kind in (FILE, SYMLINK) and contract.is_driver_file(e.path))
     if found:
         text, data = _listing(found)
         yield Problem(
@@ -235,7 +234,7 @@ def nvidia_driver_files(subject: ImageSubject):
 @registry.check("SM221")
 def nvidia_driver_packages(subject: ImageSubject):
     for database, packages in sorted(subject.view.installed_packages.items()):
-        drivers = sorted({p for p in packages if nvidia.is_driver_package(p)})
+        drivers = sorted({p for p in packages if contract.is_driver_package(p)})
         if drivers:
             entry = subject.view.fs.files.get(database)
             yield Problem(
@@ -247,23 +246,9 @@ def nvidia_driver_packages(subject: ImageSubject):
             )
 
 
-def gpu_hidden_reason(env: dict[str, str]) -> tuple[str, str] | None:
-    """(variable, why) when the environment hides the GPU from the job."""
-    if "NVIDIA_VISIBLE_DEVICES" in env and env["NVIDIA_VISIBLE_DEVICES"].strip().lower() in ("void", "none", ""):
-        return "NVIDIA_VISIBLE_DEVICES", f"is {env['NVIDIA_VISIBLE_DEVICES']!r}: no GPU is visible in the container"
-    if "NVIDIA_DRIVER_CAPABILITIES" in env:
-        capabilities = {c.strip().lower() for c in env["NVIDIA_DRIVER_CAPABILITIES"].split(",")}
-        if not capabilities & {"compute", "all"}:
-            return ("NVIDIA_DRIVER_CAPABILITIES",
-                    f"is {env['NVIDIA_DRIVER_CAPABILITIES']!r}, without compute or all: CUDA cannot use the GPU")
-    return None
-
-
 @registry.check("SM222")
 def gpu_hidden_by_env(subject: ImageSubject):
-    found = gpu_hidden_reason(subject.view.config.env_map)
-    if found:
-        variable, why = found
+    for variable, why in contract.gpu_hidden_reasons(subject.view.config.env_map):
         yield Problem(f"config Env {variable} {why}", span=subject.line_of_env(variable), pointer="config.Env",
                       data={"variable": variable})
 
@@ -271,7 +256,7 @@ def gpu_hidden_by_env(subject: ImageSubject):
 @registry.check("SM231")
 def credentials(subject: ImageSubject):
     env = subject.view.config.env_map
-    for variable in CREDENTIALS:
+    for variable in contract.AWS_CREDENTIALS:
         if env.get(variable):
             # Never echo the value: the report may be public.
             yield Problem(

@@ -1,7 +1,8 @@
-"""What counts as an NVIDIA driver in an image (contract section 4).
+"""Facts of the Processing contract that the Dockerfile (SM1xx) and image
+(SM2xx) checks share, kept in one place so both read the contract alike.
 
-The runtime injects the host's driver; a driver inside the image shadows it.
-Kept in one place so the Dockerfile rules (SM120/SM122) can share it.
+GPU (contract section 4): the runtime injects the host's driver; a driver
+inside the image shadows it.
 """
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ FIRMWARE_DIRS = ("/lib/firmware/nvidia/", "/usr/lib/firmware/nvidia/")
 
 # Link-time stubs and the cuda-compat forward-compatibility package.
 _ALLOWED = re.compile(r"^/usr/local/cuda[^/]*/(lib64/stubs/|targets/[^/]+/lib/stubs/|compat/)")
+
+OPT_ML = "/opt/ml"
+PROCESSING = "/opt/ml/processing"
+AWS_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 _DRIVER_PACKAGE = re.compile(
     r"^(cuda|cuda-\d+-\d+|cuda-runtime-\d+-\d+|cuda-drivers.*|nvidia-driver-.*|libnvidia-compute-.*"
@@ -51,3 +56,16 @@ def is_driver_file(path: str) -> bool:
 def is_driver_package(name: str) -> bool:
     """`cuda-toolkit-12-2`, `cuda-compat-12-2`, `libcudnn8` are not; `cuda-12-2` is."""
     return bool(_DRIVER_PACKAGE.match(name.split(":", 1)[0]))
+
+
+def gpu_hidden_reasons(env: dict[str, str]) -> list[tuple[str, str]]:
+    """(variable, why) for each setting that hides the GPU from the job."""
+    reasons = []
+    visible = env.get("NVIDIA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip().lower() in ("void", "none", ""):
+        reasons.append(("NVIDIA_VISIBLE_DEVICES", f"is {visible!r}: no GPU is visible in the container"))
+    capabilities = env.get("NVIDIA_DRIVER_CAPABILITIES")
+    if capabilities is not None and not {c.strip().lower() for c in capabilities.split(",")} & {"compute", "all"}:
+        reasons.append(("NVIDIA_DRIVER_CAPABILITIES",
+                        f"is {capabilities!r}, without compute or all: CUDA cannot use the GPU"))
+    return reasons
