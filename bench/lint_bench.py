@@ -128,15 +128,41 @@ def _pip(rng: random.Random, lines: list[str], count: int, heredoc: bool) -> Non
         lines.append(f"        '{packages[-1]}'")
 
 
+MAX_LINES = 200
+
+
 def dockerfile(index: int, rng: random.Random) -> str:
-    """One Dockerfile of about 10-200 lines; about one in three has an SM1xx problem."""
+    """One Dockerfile of 10-200 lines; about one in three has an SM1xx problem."""
+    size = rng.choice([0, 0, 1, 1, 2, 3, 4, 6, 8, 10])  # scales the chains
+    seed = rng.getrandbits(64)
+    while True:  # shrink until it fits; deterministic, as every try reseeds
+        text = _dockerfile(index, random.Random(seed), size)
+        if text.count("\n") <= MAX_LINES or size == 0:
+            return text
+        size -= 1
+
+
+def _minimal(index: int, rng: random.Random, base: str) -> str:
+    script = rng.choice(SCRIPTS)
+    bad = rng.random() < 0.3
+    command = rng.choice(BAD_COMMANDS if bad else GOOD_COMMANDS).format(s=script)
+    lines = [f"# minimal processing image {index}", f"FROM {base}", "ENV PYTHONUNBUFFERED=1",
+             "WORKDIR /opt/program", "COPY requirements.txt .",
+             "RUN pip install --no-cache-dir -r requirements.txt \\", "    && rm requirements.txt",
+             f"COPY {script} /opt/program/{script}", "COPY entrypoint.sh /opt/program/entrypoint.sh",
+             f"ENTRYPOINT {command}"]
+    return "\n".join(lines) + "\n"
+
+
+def _dockerfile(index: int, rng: random.Random, size: int) -> str:
     py = rng.choice(["3.9", "3.10", "3.11", "3.12"])
     base, family = rng.choice(BASES)
     base = base.format(py=py, cu=rng.randint(0, 9))
     if rng.random() < 0.3:
         base += "@" + DIGEST % rng.getrandbits(256)
+    if size == 0:
+        return _minimal(index, rng, base)
     kw = (lambda word: word.lower()) if rng.random() < 0.05 else (lambda word: word)
-    size = rng.choice([1, 1, 2, 3, 4, 6, 8, 12])  # scales the chains; sizes run from ~10 to ~200 lines
     lines: list[str] = []
     if rng.random() < 0.2:
         lines.append("# syntax=docker/dockerfile:1.7")
