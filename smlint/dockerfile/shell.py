@@ -17,6 +17,7 @@ SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "busybox"
 _OPERATORS = ("&&", "||", ";;", ";", "|&", "|", "&", "\n")
 _MAX_NESTING = 16
 # Runs of characters with no meaning to the shell, consumed in one step.
+_BLANKS = re.compile(r"[ \t]+")
 _PLAIN = re.compile(r"[^\s\\'\"$`(){}<>|&;#]+")
 
 
@@ -136,7 +137,7 @@ def parse_script(text: str, depth: int = 0) -> list[SimpleCommand]:
             continue
         if char in " \t":
             end_word()
-            position += 1
+            position = _BLANKS.match(text, position).end()
             continue
         if char in "<>" or (char.isdigit() and not in_word and _redirect_at(text, position + 1)):
             end_word()
