@@ -7,16 +7,14 @@ import os
 import re
 from typing import Iterator
 
-from ..contract import AWS_CREDENTIALS, gpu_hidden_reasons, is_allowed_location, is_driver_file, is_driver_package
+from ..contract import AWS_CREDENTIALS, OPT_ML, PROCESSING, gpu_hidden_reasons, is_allowed_location, is_driver_file, is_driver_package
 from ..engine import Registry
 from ..findings import Problem, Severity
 from .facts import (
-    OPT_ML,
-    PROCESSING,
     Subject,
     absolute,
     command_cwds,
-    effective_argv,
+    argument_words,
     expanded_words,
     installed_packages,
     pid1_script,
@@ -24,7 +22,7 @@ from .facts import (
     under,
     written_paths,
 )
-from .model import env_pairs, has_unresolved
+from .model import env_pairs
 from .parser import Instruction, shell_words
 from .shell import SimpleCommand, parse_script, shell_c_script, top_level
 
@@ -222,11 +220,9 @@ def exit_code_masked(subject: Subject) -> Iterator[Problem]:
 # --- SM11x: /opt/ml ------------------------------------------------------------------
 
 def _copy_destination(instruction: Instruction) -> str | None:
-    if instruction.exec_args is not None:
-        return instruction.exec_args[-1] if len(instruction.exec_args) >= 2 else None
-    words = shell_words(instruction.args)
-    if instruction.heredocs and len(words) >= 1:
-        return words[-1]
+    words = argument_words(instruction)
+    if instruction.heredocs and instruction.exec_args is None and words:
+        return words[-1]  # COPY <<EOF /dest: the heredoc is the source
     return words[-1] if len(words) >= 2 else None
 
 
@@ -286,7 +282,7 @@ def volume_under_opt_ml(subject: Subject) -> Iterator[Problem]:
         instruction = step.instruction
         if instruction.keyword != "VOLUME":
             continue
-        paths = instruction.exec_args if instruction.exec_args is not None else shell_words(instruction.args)
+        paths = argument_words(instruction)
         for raw in paths:
             path = absolute(step.expand(raw), "/")
             if under(path, OPT_ML):
@@ -317,7 +313,7 @@ _RUN_INSTALLER = re.compile(r"NVIDIA-Linux-.*\.run")
 _CUDA_INSTALLER = re.compile(r"cuda_.*_linux(_\w+)?\.run")
 
 
-def _executed_file(command: SimpleCommand, words: list[str]) -> tuple[str, list[str]] | None:
+def _executed_file(words: list[str]) -> tuple[str, list[str]] | None:
     if not words:
         return None
     if os.path.basename(words[0]) in ("sh", "bash", "dash", "ash") and len(words) > 1:
@@ -332,7 +328,7 @@ def _executed_file(command: SimpleCommand, words: list[str]) -> tuple[str, list[
 def nvidia_driver_installer(subject: Subject) -> Iterator[Problem]:
     for script in subject.scripts:
         for command in script.commands:
-            executed = _executed_file(command, expanded_words(command, script.step))
+            executed = _executed_file(expanded_words(command, script.step))
             if not executed:
                 continue
             name, args = executed
@@ -357,7 +353,7 @@ def nvidia_driver_files_copied(subject: Subject) -> Iterator[Problem]:
         instruction = step.instruction
         if instruction.keyword not in ("COPY", "ADD"):
             continue
-        words = list(instruction.exec_args) if instruction.exec_args is not None else shell_words(instruction.args)
+        words = argument_words(instruction)
         if len(words) < 2:
             continue
         sources, destination = [step.expand(w) for w in words[:-1]], step.expand(words[-1])
@@ -451,7 +447,7 @@ def _context_scripts_reading_hosts(subject: Subject, advice: str) -> Iterator[Pr
         instruction = step.instruction
         if instruction.keyword not in ("COPY", "ADD") or instruction.flag("from") is not None:
             continue
-        words = list(instruction.exec_args) if instruction.exec_args is not None else shell_words(instruction.args)
+        words = argument_words(instruction)
         for source in words[:-1]:
             for path in _context_files(root, step.expand(source)):
                 match = _scan_file(path)
@@ -588,4 +584,4 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-__all__ = ["registry", "has_unresolved", "effective_argv"]
+__all__ = ["registry"]

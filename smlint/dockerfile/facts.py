@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterator
 
-from ..contract import OPT_ML, PROCESSING  # noqa: F401  (re-exported for the checks)
 from ..findings import Span
 from .model import Dockerfile, Stage, Step
-from .parser import Instruction
+from .parser import Instruction, shell_words
 from .shell import SHELLS, SimpleCommand, parse_script, shell_c_script, strip_wrappers
 
 # Programs that start the real command and pass signals/exit codes through.
@@ -40,6 +39,13 @@ class Subject:
 
 def span_of(instruction: Instruction) -> Span:
     return Span(instruction.line, instruction.column, instruction.end_line, instruction.end_column)
+
+
+def argument_words(instruction: Instruction) -> list[str]:
+    """The arguments as Docker splits them: the JSON array, or shell-like words."""
+    if instruction.exec_args is not None:
+        return list(instruction.exec_args)
+    return shell_words(instruction.args)
 
 
 def first_line_span(instruction: Instruction, lines: list[str]) -> Span:

@@ -141,7 +141,6 @@ def parse_script(text: str, depth: int = 0) -> list[SimpleCommand]:
             continue
         if char in "<>" or (char.isdigit() and not in_word and _redirect_at(text, position + 1)):
             end_word()
-            start = position
             while position < length and text[position].isdigit():
                 position += 1
             operator = text[position]
@@ -161,7 +160,6 @@ def parse_script(text: str, depth: int = 0) -> list[SimpleCommand]:
                 position += 1  # 2>&1: a descriptor, not a file
                 continue
             pending_redirect = operator.lstrip("0123456789") or ">"
-            del start
             continue
         operator = next((op for op in _OPERATORS if text.startswith(op, position)), None)
         if operator:
