@@ -110,14 +110,16 @@ def cli():
               help="ARG value used when resolving variables; repeatable.")
 @click.option("--context", "context_dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Build context: also scan the scripts COPY'd from it (SM131).")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="Worker processes when linting many files; 0: one per CPU, 1: none.")
 @_common_options
-def lint(paths, stdin_filename, target, build_args, context_dir, fmt, output, **options):
+def lint(paths, stdin_filename, target, build_args, context_dir, jobs, fmt, output, **options):
     """Lint Dockerfiles (default: those under the current directory)."""
     from .dockerfile.lint import lint_paths
 
     policy = policy_from(options, {"build-args": _key_values(build_args, "--build-arg") or None})
     report = lint_paths(list(paths) or ["."], policy, target=target, stdin_filename=stdin_filename,
-                        context_dir=context_dir)
+                        context_dir=context_dir, jobs=jobs)
     finish(report, policy, fmt, output)
 
 

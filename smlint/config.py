@@ -83,6 +83,8 @@ class Policy:
             return False
         if rule_id in self.ignore:
             return False
+        if not self.per_path_ignores:
+            return True
         normalised = path.replace(os.sep, "/")
         return not any(
             rule_id in rules and _glob_match(normalised, pattern) for pattern, rules in self.per_path_ignores

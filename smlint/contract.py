@@ -35,6 +35,10 @@ _DRIVER_PACKAGE = re.compile(
 )
 
 
+# One pattern for every driver library and kernel module name (checked per path: keep it cheap).
+_DRIVER_NAME = re.compile("|".join(fnmatch.translate(p) for p in DRIVER_LIBRARIES + KERNEL_MODULES))
+
+
 def is_allowed_location(path: str) -> bool:
     return bool(_ALLOWED.match(path))
 
@@ -43,14 +47,10 @@ def is_driver_file(path: str) -> bool:
     """True for a driver library, tool, kernel module or firmware, outside the allow-list."""
     if is_allowed_location(path):
         return False
-    if any(path.startswith(d) for d in FIRMWARE_DIRS):
+    if path.startswith(FIRMWARE_DIRS):
         return True
     base = posixpath.basename(path)
-    return (
-        base in DRIVER_BINARIES
-        or any(fnmatch.fnmatchcase(base, p) for p in DRIVER_LIBRARIES)
-        or any(fnmatch.fnmatchcase(base, p) for p in KERNEL_MODULES)
-    )
+    return base in DRIVER_BINARIES or _DRIVER_NAME.match(base) is not None
 
 
 def is_driver_package(name: str) -> bool:

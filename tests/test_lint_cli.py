@@ -221,3 +221,23 @@ def test_context_scripts_are_scanned_for_host_files(tmp_path):
     assert "SM131" not in run(path).stdout
     with_context = run(path, "--context", str(tmp_path))
     assert "SM131" in with_context.stdout and "app/job.py" in with_context.stdout
+
+
+def test_worker_processes_give_the_same_report_as_one(tmp_path):
+    """Enough files to start the pool: findings, their order and SM001s match a serial run."""
+    variants = [BAD, GOOD, BAD.replace("3.12", "latest") + "RUN mkdir -p /opt/ml/processing/input\n", None, b"\0"]
+    for index in range(120):
+        variant = variants[index % len(variants)]
+        path = tmp_path / f"s{index:03d}" / "Dockerfile"
+        if isinstance(variant, str):
+            write(path, variant)
+        elif variant is not None:
+            write(path, variant, "wb")
+    serial = run("-f", "json", "--jobs", "1", str(tmp_path))
+    parallel = run("-f", "json", "--jobs", "2", str(tmp_path))
+    assert serial.returncode == parallel.returncode == 2
+    one, two = json.loads(serial.stdout), json.loads(parallel.stdout)
+    assert len(two["targets"]) == 120 - 120 // len(variants)  # the missing ones are not found
+    assert two["findings"] == one["findings"]
+    assert {f["rule"] for f in two["findings"]} >= {"SM001", "SM101", "SM112"}
+    assert "Traceback" not in parallel.stderr

@@ -268,6 +268,19 @@ def command_cwds(script: RunScript) -> Iterator[tuple[SimpleCommand, str]]:
                 cwd = moved
 
 
+_INSTALL_VERBS = {
+    "apt-get": ("install",), "apt": ("install",), "aptitude": ("install",),
+    "yum": ("install", "groupinstall"), "dnf": ("install",), "microdnf": ("install",),
+    "zypper": ("install", "in"), "apk": ("add",), "conda": ("install", "create"),
+    "mamba": ("install", "create"), "micromamba": ("install", "create"), "tdnf": ("install",),
+}
+# Package-manager options that take a value (the value is not a package).
+_VALUED_OPTIONS = frozenset({
+    "-c", "--channel", "-n", "--name", "-p", "--prefix", "-o", "--option", "-t", "--target-release", "--repo",
+    "--enablerepo", "--disablerepo", "--setopt", "-X", "--repository",
+})
+
+
 def installed_packages(command: SimpleCommand, step: Step) -> list[str]:
     """Package names an install command asks for, versions and channels removed."""
     words = expanded_words(command, step)
@@ -275,26 +288,19 @@ def installed_packages(command: SimpleCommand, step: Step) -> list[str]:
         return []
     manager = os.path.basename(words[0])
     rest = words[1:]
-    verbs = {
-        "apt-get": ("install",), "apt": ("install",), "aptitude": ("install",),
-        "yum": ("install", "groupinstall"), "dnf": ("install",), "microdnf": ("install",),
-        "zypper": ("install", "in"), "apk": ("add",), "conda": ("install", "create"),
-        "mamba": ("install", "create"), "micromamba": ("install", "create"), "tdnf": ("install",),
-    }.get(manager)
+    verbs = _INSTALL_VERBS.get(manager)
     if not verbs:
         return []
     verb_index = next((i for i, w in enumerate(rest) if w in verbs), None)
     if verb_index is None:
         return []
-    valued = {"-c", "--channel", "-n", "--name", "-p", "--prefix", "-o", "--option", "-t",
-              "--target-release", "--repo", "--enablerepo", "--disablerepo", "--setopt", "-X", "--repository"}
     names, skip = [], False
     for word in rest[verb_index + 1 :]:
         if skip:
             skip = False
             continue
         if word.startswith("-"):
-            skip = word in valued
+            skip = word in _VALUED_OPTIONS
             continue
         if word.endswith((".deb", ".rpm")) or "/" in word.split("::")[-1]:
             continue

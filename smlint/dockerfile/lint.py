@@ -6,6 +6,7 @@ import os
 import re
 import sys
 
+from .. import catalog
 from ..config import Policy
 from ..engine import Suppression, apply_suppressions, run_checks, unreadable
 from ..findings import Finding, Span
@@ -114,16 +115,71 @@ def _read(path: str) -> tuple[str | None, str | None]:
 
 
 def lint_paths(paths: list[str], policy: Policy, target: str | None = None, stdin_filename: str | None = None,
-               context_dir: str | None = None) -> Report:
+               context_dir: str | None = None, jobs: int = 0) -> Report:
+    """Lint every target; `jobs` worker processes (0: one per CPU, used only
+    when there are enough files to pay for starting them)."""
     report = Report(command="lint")
-    for display, text, problem in _inputs(paths, stdin_filename):
+    inputs = list(_inputs(paths, stdin_filename))
+    texts = [text for _, text, problem in inputs if problem is None]
+    names = [display for display, _, problem in inputs if problem is None]
+    per_file = iter(_lint_all(texts, names, policy, target, context_dir, jobs))
+    for display, text, problem in inputs:
         report.targets.append(display)
         if problem is not None:
             report.findings.append(unreadable(display, problem))
             continue
-        report.sources[display] = text.splitlines()
-        report.findings.extend(lint_text(text, display, policy, target, context_dir))
+        findings = next(per_file)
+        if findings:
+            report.sources[display] = text.splitlines()
+        report.findings.extend(findings)
     return report
+
+
+# Below this many files a pool costs more to start than it saves.
+_PARALLEL_MIN_FILES = 48
+# What forked workers lint: set just before the pool forks, so the texts are
+# inherited rather than pickled to each worker.
+_WORK: tuple = ()
+
+
+def _lint_all(texts: list[str], names: list[str], policy: Policy, target: str | None,
+              context_dir: str | None, jobs: int) -> list[list[Finding]]:
+    workers = _worker_count(jobs, len(texts))
+    global _WORK
+    _WORK = (texts, names, policy, target, context_dir)
+    try:
+        if workers <= 1:
+            return _lint_range((0, len(texts)))
+        import multiprocessing
+
+        catalog.load()  # once, before forking, not once per worker
+        # Several chunks per worker even out files of very different sizes.
+        size = max(1, -(-len(texts) // (workers * 4)))
+        chunks = [(start, min(start + size, len(texts))) for start in range(0, len(texts), size)]
+        with multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_sigint) as pool:
+            return [findings for chunk in pool.imap(_lint_range, chunks) for findings in chunk]
+    finally:
+        _WORK = ()
+
+
+def _worker_count(jobs: int, files: int) -> int:
+    if jobs == 0:
+        if files < _PARALLEL_MIN_FILES or not sys.platform.startswith("linux"):
+            return 1  # fork is only safe to rely on on Linux
+        jobs = len(os.sched_getaffinity(0))
+    return max(1, min(jobs, files))
+
+
+def _lint_range(bounds: tuple[int, int]) -> list[list[Finding]]:
+    texts, names, policy, target, context_dir = _WORK
+    return [lint_text(texts[i], names[i], policy, target, context_dir) for i in range(*bounds)]
+
+
+def _ignore_sigint() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool: one message, no tracebacks."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _inputs(paths: list[str], stdin_filename: str | None):

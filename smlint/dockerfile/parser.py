@@ -28,6 +28,7 @@ JSON_INSTRUCTIONS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "VOLUME", "A
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)(.+)$")
 _JSON = json.JSONDecoder()
+_WORD_BREAK = re.compile(r"[ \t\n]+")
 _FLAG = re.compile(r"--([a-zA-Z][a-zA-Z0-9-]*)(?:=(\S*))?")
 
 
@@ -247,6 +248,8 @@ def heredoc_markers(args: str, escape: str = "\\") -> list[tuple[str, bool, bool
 
 def shell_words(text: str, escape: str = "\\", keep_quotes: bool = False) -> list[str]:
     """Split on unquoted whitespace, honouring quotes and the escape character."""
+    if escape not in text and "'" not in text and '"' not in text:
+        return [word for word in _WORD_BREAK.split(text) if word]  # the common case, in one step
     words: list[str] = []
     current: list[str] = []
     in_word = False
