@@ -18,6 +18,7 @@ from .facts import (
     expanded_words,
     installed_packages,
     pid1_script,
+    program_name,
     span_of,
     under,
     written_paths,
@@ -316,12 +317,12 @@ _CUDA_INSTALLER = re.compile(r"cuda_.*_linux(_\w+)?\.run")
 def _executed_file(words: list[str]) -> tuple[str, list[str]] | None:
     if not words:
         return None
-    if os.path.basename(words[0]) in ("sh", "bash", "dash", "ash") and len(words) > 1:
+    if program_name(words[0]) in ("sh", "bash", "dash", "ash") and len(words) > 1:
         rest = [w for w in words[1:] if not w.startswith("-")]
         if rest:
-            return os.path.basename(rest[0]), words[words.index(rest[0]) + 1 :]
+            return program_name(rest[0]), words[words.index(rest[0]) + 1 :]
         return None
-    return os.path.basename(words[0]), words[1:]
+    return program_name(words[0]), words[1:]
 
 
 @registry.check("SM121")
@@ -511,7 +512,7 @@ def credentials_in_image(subject: Subject) -> Iterator[Problem]:
 def _symlinks_under_processing(commands: list[SimpleCommand], step, cwd: str) -> str | None:
     for command in commands:
         words = expanded_words(command, step) if step else command.words
-        if not words or os.path.basename(words[0]) != "ln":
+        if not words or program_name(words[0]) != "ln":
             continue
         flags = "".join(w.lstrip("-") for w in words[1:] if w.startswith("-") and not w.startswith("--"))
         if "s" not in flags and "--symbolic" not in words:

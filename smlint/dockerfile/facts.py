@@ -2,7 +2,6 @@
 where paths land. Pure functions over the model."""
 from __future__ import annotations
 
-import os
 import posixpath
 import re
 from dataclasses import dataclass
@@ -10,7 +9,7 @@ from functools import cached_property
 from typing import Iterator
 
 from ..findings import Span
-from .model import Dockerfile, Stage, Step
+from .model import Dockerfile, Stage, Step, expand
 from .parser import Instruction, shell_words
 from .shell import SHELLS, SimpleCommand, parse_script, shell_c_script, strip_wrappers
 
@@ -35,6 +34,12 @@ class Subject:
     def scripts(self) -> list["RunScript"]:
         """The final image's RUN scripts, parsed once for every check."""
         return list(run_scripts(self.chain_steps))
+
+
+def program_name(word: str) -> str:
+    """`/usr/bin/apt-get` -> `apt-get`; os.path.basename without its overhead,
+    called for every command of every RUN."""
+    return word[word.rfind("/") + 1 :]
 
 
 def span_of(instruction: Instruction) -> Span:
@@ -101,7 +106,7 @@ def skip_wrappers(argv: list[str]) -> int:
     """Index of the real program after init wrappers and user switchers."""
     position = 0
     while position < len(argv):
-        name = os.path.basename(argv[position])
+        name = program_name(argv[position])
         if name in INIT_WRAPPERS:
             position += 1
             while position < len(argv) and argv[position].startswith("-"):
@@ -155,7 +160,7 @@ def run_script_text(step: Step) -> str:
     if not instruction.heredocs:
         return text
     words = [w for w in text.split() if not re.match(r"^\d*<<", w)]
-    program = os.path.basename(strip_wrappers(words)[0]) if strip_wrappers(words) else ""
+    program = program_name(strip_wrappers(words)[0]) if strip_wrappers(words) else ""
     bodies = "\n".join(h.body for h in instruction.heredocs)
     if not words:
         return bodies  # RUN <<EOF: the body is the script
@@ -178,7 +183,8 @@ def run_scripts(steps: list[Step]) -> Iterator[RunScript]:
 def expanded_words(command: SimpleCommand, step: Step) -> list[str]:
     """The command's words after wrappers (sudo, env, exec), variables substituted."""
     if command.expanded is None:
-        command.expanded = [step.expand(word) for word in strip_wrappers(command.words)]
+        variables = step.variables
+        command.expanded = [expand(w, variables) if "$" in w else w for w in strip_wrappers(command.words)]
     return command.expanded
 
 
@@ -190,7 +196,7 @@ def written_paths(command: SimpleCommand, step: Step, cwd: str) -> Iterator[tupl
     words = expanded_words(command, step)
     if not words:
         return
-    name = os.path.basename(words[0])
+    name = program_name(words[0])
     args = words[1:]
     positional = [a for a in args if not a.startswith("-")]
     for path in _destinations(name, args, positional):
@@ -286,7 +292,7 @@ def installed_packages(command: SimpleCommand, step: Step) -> list[str]:
     words = expanded_words(command, step)
     if not words:
         return []
-    manager = os.path.basename(words[0])
+    manager = program_name(words[0])
     rest = words[1:]
     verbs = _INSTALL_VERBS.get(manager)
     if not verbs:

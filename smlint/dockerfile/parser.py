@@ -28,6 +28,7 @@ JSON_INSTRUCTIONS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "VOLUME", "A
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 _HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)(.+)$")
 _JSON = json.JSONDecoder()
+_BLANK = re.compile(r"[ \t]")
 _WORD_BREAK = re.compile(r"[ \t\n]+")
 _FLAG = re.compile(r"--([a-zA-Z][a-zA-Z0-9-]*)(?:=(\S*))?")
 
@@ -110,7 +111,6 @@ def parse(text: str) -> ParsedDockerfile:
     result = ParsedDockerfile(lines=lines)
     index = _parse_directives(lines, result)
     escape = result.escape
-    continuation = re.compile(re.escape(escape) + r"[ \t]*$")
     total = len(lines)
     while index < total:
         raw = lines[index]
@@ -118,28 +118,28 @@ def parse(text: str) -> ParsedDockerfile:
         index += 1
         if not stripped:
             continue
-        if stripped.startswith("#"):
+        if stripped[0] == "#":
             result.comments.append(Comment(index, len(raw) - len(stripped) + 1, stripped[1:].strip()))
             continue
         start_line, column = index, len(raw) - len(stripped) + 1
-        pieces = []
-        match = continuation.search(stripped)
         end_line, last_text = index, raw
-        if match is None:
-            pieces.append(stripped)
-        else:
-            pieces.append(stripped[: match.start()])
+        body = stripped.rstrip(" \t")
+        if not body.endswith(escape):
+            pieces = [stripped]
+        else:  # a continuation: the escape, then only blanks, ends the line
+            pieces = [body[:-1]]
             while index < total:
                 raw = lines[index]
                 index += 1
                 end_line, last_text = index, raw  # BuildKit counts skipped lines in the span
-                if raw.lstrip(" \t").startswith("#") or not raw.strip(" \t"):
+                body = raw.strip(" \t")
+                if not body or body[0] == "#":
                     continue
-                match = continuation.search(raw)
-                if match is None:
+                body = raw.rstrip(" \t")
+                if not body.endswith(escape):
                     pieces.append(raw)
                     break
-                pieces.append(raw[: match.start()])
+                pieces.append(body[:-1])
         logical = "".join(pieces)
         keyword_text, _, rest = _split_keyword(logical)
         keyword = keyword_text.upper()
@@ -197,10 +197,10 @@ def _parse_directives(lines: list[str], result: ParsedDockerfile) -> int:
 
 def _split_keyword(logical: str) -> tuple[str, str, str]:
     text = logical.strip()
-    for position, char in enumerate(text):
-        if char in " \t":
-            return text[:position], " ", text[position:].strip(" \t")
-    return text, "", ""
+    match = _BLANK.search(text)
+    if match is None:
+        return text, "", ""
+    return text[: match.start()], " ", text[match.start() :].strip(" \t")
 
 
 def _extract_flags(rest: str) -> tuple[tuple[tuple[str, str | None], ...], str]:

@@ -9,7 +9,6 @@ grace period. Facts go into a `ProbeOutcome`; `checks.py` judges them.
 """
 from __future__ import annotations
 
-import os
 import shlex
 import time
 from dataclasses import dataclass, field
