@@ -14,14 +14,46 @@ import re
 from dataclasses import dataclass, field
 
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh", "busybox"})
-_OPERATORS = ("&&", "||", ";;", ";", "|&", "|", "&", "\n")
 _MAX_NESTING = 16
-# Runs of characters with no meaning to the shell, consumed in one step.
-_BLANKS = re.compile(r"[ \t]+")
-_PLAIN = re.compile(r"[^\s\\'\"$`(){}<>|&;#]+")
+
+# Whitespace other than blanks (what `\s` and str.isspace() match, less space and
+# tab): inside a word, not a separator. Spelled out so that one character class
+# can hold a run of words and the blanks between them (checked by the tests).
+_ODD_SPACES = "\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_OPERATOR = r"&&|\|\||;;|;|\|&|\||&|\n"
+# One token per match; `lastgroup` names its kind. Most of a script is words,
+# blanks and operators, so a "run" reads words and blanks up to the next
+# operator (taken with it) or special character in one step. A run holds plain
+# characters, blanks, dollars that start no $( substitution (with the { of ${,
+# plain inside a word), and closed quoted pieces with no blank, no quote of the
+# other kind and nothing double quotes interpret but $ in them: splitting a run
+# at blanks and dropping every quote gives its words. `)` and `}` mean nothing
+# outside the constructs that _special skips whole. What is left ("other":
+# \ ' " $( ` ( { # and odd spaces) goes to _special.
+_TOKEN = re.compile(
+    rf"""
+      (?P<run> (?: [^{_ODD_SPACES}\\'"$`({{<>|&;\#]++
+                 | '[^'" \t{_ODD_SPACES}]*+'
+                 | "(?: [^"'\\`$ \t{_ODD_SPACES}]++ | \$(?!\() )*+"
+                 | \$(?!\((?!\()) \{{? )++ )
+          (?: (?P<run_operator>{_OPERATOR}) [ \t]*+ | (?P<run_end>\Z) )?
+    | (?P<operator>{_OPERATOR}) [ \t]*+
+    | (?P<dquote>" (?P<dquoted> (?:[^"\\`$]++ | \$(?!\())*+ ) ")  # nothing to unescape or substitute
+    | (?P<redirect>[<>])
+    | (?P<end>\Z)
+    | (?P<other>[\s\S])
+    """,
+    re.VERBOSE,
+)
+# Inside double quotes: text with no meaning, copied in one step.
+_DQ_PLAIN = re.compile(r'[^"\\$]+')
+# Inside $( ... ): a stretch that cannot open or close a parenthesis; no match
+# means an unclosed quote or a trailing backslash, so nothing closes.
+_PAREN_SKIP = re.compile(r"""[^'"\\()]++|'[^']*+'|"(?:[^"\\]++|\\[\s\S])*+"|\\[\s\S]""")
+_BRACES = re.compile(r"[{}]")
 
 
-@dataclass
+@dataclass(slots=True)
 class SimpleCommand:
     words: list[str] = field(default_factory=list)
     redirects: list[tuple[str, str]] = field(default_factory=list)  # (operator, target)
@@ -33,7 +65,8 @@ class SimpleCommand:
 
     @property
     def name(self) -> str:
-        return os.path.basename(self.words[0]) if self.words else ""
+        # os.path.basename without its fspath call: the text after the last "/".
+        return self.words[0].rpartition("/")[2] if self.words else ""
 
     @property
     def args(self) -> list[str]:
@@ -44,133 +77,177 @@ def parse_script(text: str, depth: int = 0) -> list[SimpleCommand]:
     """Simple commands of `text`, in order."""
     commands: list[SimpleCommand] = []
     nested: list[SimpleCommand] = []
-    current = SimpleCommand()
-    word: list[str] = []
-    in_word = False
-    pending_redirect: str | None = None
-    position, length = 0, len(text)
-
-    def end_word() -> None:
-        nonlocal word, in_word, pending_redirect
-        if not in_word:
-            return
-        token = "".join(word)
-        word, in_word = [], False
-        if pending_redirect is not None:
-            current.redirects.append((pending_redirect, token))
-            pending_redirect = None
-        elif not current.words and _is_assignment(token):
-            current.assignments.append(token)
+    # The command being read; a SimpleCommand is only built for a non-empty one.
+    words: list[str] = []
+    redirects: list[tuple[str, str]] = []
+    assignments: list[str] = []
+    pieces: list[str] = []  # of the word being read; non-empty exactly while inside a word
+    pending: str | None = None  # redirection operator waiting for its target word
+    position = 0
+    next_token = _TOKEN.match
+    while True:
+        match = next_token(text, position)
+        kind = match.lastgroup
+        if kind == "run" or kind == "run_operator" or kind == "run_end":
+            position = match.end()
+            run = match["run"]
+            if "''" in run or '""' in run:  # a word of empty quotes would vanish the short way
+                finished = [word.replace("'", "").replace('"', "") for word in run.split()]
+            else:
+                finished = run.replace("'", "").replace('"', "").split()
+            descriptor = 0
+            open_last = kind == "run" and run[-1] not in " \t"  # a special character goes on with it
+            if pieces or open_last:
+                before_redirect = open_last and text[position] in "<>"
+                pieces, descriptor = _run_edges(run, finished, pieces, open_last, before_redirect)
+            if finished:
+                if pending is None and (words or "=" not in finished[0]):
+                    words += finished  # the usual case: a command name and its arguments
+                else:
+                    _add_words(finished, pending, words, redirects, assignments)
+                    pending = None
+            if descriptor:
+                position, pending = _redirect(text, position - descriptor, pending)
+            if kind == "run":
+                continue
+        elif kind == "dquote":
+            position = match.end()
+            pieces.append(match["dquoted"])
+            continue
+        elif kind == "other":
+            position = _special(text, position, depth, pieces, words, nested)
+            continue
         else:
-            current.words.append(token)
-
-    def end_command(separator: str) -> None:
-        nonlocal current
-        end_word()
-        current.separator = separator
-        if current.words or current.redirects or current.assignments:
-            commands.append(current)
+            position = match.end()
+            # An operator, a redirection or the end ends the word begun.
+            if pieces:
+                _add_words(["".join(pieces)], pending, words, redirects, assignments)
+                pieces, pending = [], None
+            if kind == "redirect":
+                position, pending = _redirect(text, match.start(), pending)
+                continue
+        separator = match[kind]  # "" at the end
+        if words or redirects or assignments:
+            commands.append(SimpleCommand(words, redirects, separator, False, assignments))
+            words, redirects, assignments = [], [], []
         elif commands and separator in ("\n", ";") and not commands[-1].separator:
             commands[-1].separator = separator
-        current = SimpleCommand()
+        if kind == "end" or kind == "run_end":
+            return commands + nested
 
-    while position < length:
-        char = text[position]
-        if in_word or not char.isdigit():
-            plain = _PLAIN.match(text, position)
-            if plain:
-                word.append(plain.group())
-                in_word = True
-                position = plain.end()
-                continue
-        if char == "\\" and position + 1 < length:
-            if text[position + 1] == "\n":
-                position += 2
-                continue
-            word.append(text[position + 1])
-            in_word = True
-            position += 2
-            continue
-        if char == "'":
-            close = text.find("'", position + 1)
-            close = length if close < 0 else close
-            word.append(text[position + 1 : close])
-            in_word = True
-            position = close + 1
-            continue
-        if char == '"':
-            position, inner = _double_quoted(text, position + 1)
-            word.append(inner)
-            in_word = True
-            if depth < _MAX_NESTING and ("$(" in inner or "`" in inner):
-                nested.extend(_substitutions(inner, depth))
-            continue
-        if char == "$" and text.startswith("$(", position) and not text.startswith("$((", position):
-            close = _matching_paren(text, position + 1)
-            body = text[position + 2 : close]
-            if depth < _MAX_NESTING:
-                nested.extend(_mark_nested(parse_script(body, depth + 1)))
-            word.append(text[position : close + 1])
-            in_word = True
-            position = close + 1
-            continue
-        if char == "`":
-            close = text.find("`", position + 1)
-            close = length if close < 0 else close
-            if depth < _MAX_NESTING:
-                nested.extend(_mark_nested(parse_script(text[position + 1 : close], depth + 1)))
-            word.append(text[position : close + 1])
-            in_word = True
-            position = close + 1
-            continue
-        if char in "({" and not in_word and not current.words and (char == "(" or text[position + 1 : position + 2] in (" ", "\n", "\t")):
-            closer = ")" if char == "(" else "}"
-            close = _matching_paren(text, position) if char == "(" else _matching_brace(text, position)
-            if depth < _MAX_NESTING:
-                nested.extend(_mark_nested(parse_script(text[position + 1 : close], depth + 1)))
-            current.words.append(text[position : close + 1] if close < length else text[position:])
-            position = close + 1 if close < length and text[close] == closer else length
-            continue
-        if char == "#" and not in_word:
-            newline = text.find("\n", position)
-            position = length if newline < 0 else newline
-            continue
-        if char in " \t":
-            end_word()
-            position = _BLANKS.match(text, position).end()
-            continue
-        if char in "<>" or (char.isdigit() and not in_word and _redirect_at(text, position + 1)):
-            end_word()
-            while position < length and text[position].isdigit():
-                position += 1
-            operator = text[position]
-            position += 1
-            while position < length and text[position] in "<>&|":
-                operator += text[position]
-                position += 1
-            if operator.startswith("<"):
-                pending_redirect = None if "<<" in operator else "<"
-                if "<<" in operator:  # heredoc marker: skip its word
-                    while position < length and text[position] in " \t":
-                        position += 1
-                    while position < length and text[position] not in " \t\n;&|":
-                        position += 1
-                continue
-            if operator.endswith("&") and position < length and (text[position].isdigit() or text[position] == "-"):
-                position += 1  # 2>&1: a descriptor, not a file
-                continue
-            pending_redirect = operator.lstrip("0123456789") or ">"
-            continue
-        operator = next((op for op in _OPERATORS if text.startswith(op, position)), None)
-        if operator:
-            end_command(operator)
-            position += len(operator)
-            continue
-        word.append(char)
-        in_word = True
+
+def _run_edges(run: str, finished: list[str], pieces: list[str], open_last: bool,
+               before_redirect: bool) -> tuple[list[str], int]:
+    """Mend the ends of a run's words (`finished`, changed in place): its first word
+    goes on from the word begun before it (`pieces`) unless the run starts with a
+    blank; with `open_last` its last word goes on in the next token, unless that
+    word is the `2` of `2>` (digits at a word start, before < or >). Returns the
+    pieces of the word left open and the length of such a descriptor (0: none)."""
+    last_start = max(run.rfind(" "), run.rfind("\t")) + 1
+    descriptor = before_redirect and (last_start or not pieces) and run[last_start:].isdigit()
+    if pieces:
+        begun = "".join(pieces)
+        if run[0] in " \t":
+            finished.insert(0, begun)
+        else:
+            finished[0] = begun + finished[0]
+    if not open_last:
+        return [], 0
+    if descriptor:
+        finished.pop()
+        return [], len(run) - last_start
+    return [finished.pop()], 0
+
+
+def _add_words(tokens: list[str], pending: str | None, words: list[str],
+               redirects: list[tuple[str, str]], assignments: list[str]) -> None:
+    """Add complete words to the command being read: the first is the target of a
+    pending redirection, leading NAME=value words are assignments."""
+    for token in tokens:
+        if pending is not None:
+            redirects.append((pending, token))
+            pending = None
+        elif not words and _is_assignment(token):
+            assignments.append(token)
+        else:
+            words.append(token)
+
+
+def _special(text: str, position: int, depth: int, pieces: list[str], words: list[str],
+             nested: list[SimpleCommand]) -> int:
+    """Read what _TOKEN leaves alone at position: a backslash, a quoted string
+    with a space in it (or escapes, substitutions, no end), $( ), `...`, a
+    subshell or brace group, a comment, a lone special character. Returns where
+    to go on."""
+    char = text[position]
+    length = len(text)
+    if char == "\\" and position + 1 < length:
+        if text[position + 1] != "\n":  # backslash-newline just joins the lines
+            pieces.append(text[position + 1])
+        return position + 2
+    if char == "'":
+        close = text.find("'", position + 1)
+        close = length if close < 0 else close
+        pieces.append(text[position + 1 : close])
+        return close + 1
+    if char == '"':
+        position, inner = _double_quoted(text, position + 1)
+        pieces.append(inner)
+        if depth < _MAX_NESTING and ("$(" in inner or "`" in inner):
+            nested.extend(_substitutions(inner, depth))
+        return position
+    if char == "$" and text.startswith("$(", position) and not text.startswith("$((", position):
+        close = _matching_paren(text, position + 1)
+        if depth < _MAX_NESTING:
+            nested.extend(_mark_nested(parse_script(text[position + 2 : close], depth + 1)))
+        pieces.append(text[position : close + 1])
+        return close + 1
+    if char == "`":
+        close = text.find("`", position + 1)
+        close = length if close < 0 else close
+        if depth < _MAX_NESTING:
+            nested.extend(_mark_nested(parse_script(text[position + 1 : close], depth + 1)))
+        pieces.append(text[position : close + 1])
+        return close + 1
+    at_command_start = not pieces and not words
+    if char in "({" and at_command_start and (char == "(" or text[position + 1 : position + 2] in (" ", "\n", "\t")):
+        closer = ")" if char == "(" else "}"
+        close = _matching_paren(text, position) if char == "(" else _matching_brace(text, position)
+        if depth < _MAX_NESTING:
+            nested.extend(_mark_nested(parse_script(text[position + 1 : close], depth + 1)))
+        # A whole word of its own, added as is (not an assignment nor a redirection target).
+        words.append(text[position : close + 1] if close < length else text[position:])
+        return close + 1 if close < length and text[close] == closer else length
+    if char == "#" and not pieces:  # a comment runs to the end of the line
+        newline = text.find("\n", position)
+        return length if newline < 0 else newline
+    pieces.append(char)
+    return position + 1
+
+
+def _redirect(text: str, position: int, pending: str | None) -> tuple[int, str | None]:
+    """Read `[n]>`, `>>`, `<`, `2>&1`, `<<EOF` ... at position; returns where to go
+    on and the operator now waiting for its target word (None: no target to record)."""
+    length = len(text)
+    while position < length and text[position].isdigit():
         position += 1
-    end_command("")
-    return commands + nested
+    operator = text[position]
+    position += 1
+    while position < length and text[position] in "<>&|":
+        operator += text[position]
+        position += 1
+    if operator.startswith("<"):
+        if "<<" not in operator:
+            return position, "<"
+        # heredoc marker: skip its word
+        while position < length and text[position] in " \t":
+            position += 1
+        while position < length and text[position] not in " \t\n;&|":
+            position += 1
+        return position, None
+    if operator.endswith("&") and position < length and (text[position].isdigit() or text[position] == "-"):
+        return position + 1, pending  # 2>&1: a descriptor, not a file
+    return position, operator.lstrip("0123456789") or ">"
 
 
 def _mark_nested(commands: list[SimpleCommand]) -> list[SimpleCommand]:
@@ -184,16 +261,15 @@ def _is_assignment(token: str) -> bool:
     return bool(sep) and name.replace("_", "a").isalnum() and not name[0].isdigit()
 
 
-def _redirect_at(text: str, position: int) -> bool:
-    while position < len(text) and text[position].isdigit():
-        position += 1
-    return position < len(text) and text[position] in "<>"
-
-
 def _double_quoted(text: str, position: int) -> tuple[int, str]:
     out = []
     length = len(text)
     while position < length:
+        plain = _DQ_PLAIN.match(text, position)
+        if plain:
+            out.append(plain.group())
+            position = plain.end()
+            continue
         char = text[position]
         if char == "\\" and position + 1 < length and text[position + 1] in '"\\$`\n':
             if text[position + 1] != "\n":
@@ -232,38 +308,33 @@ def _substitutions(text: str, depth: int) -> list[SimpleCommand]:
 def _matching_paren(text: str, open_index: int) -> int:
     """Index of the ')' closing the '(' at open_index (quotes respected)."""
     depth, position, length = 0, open_index, len(text)
-    quote = ""
     while position < length:
         char = text[position]
-        if quote:
-            if char == quote:
-                quote = ""
-            elif char == "\\" and quote == '"':
-                position += 1
-        elif char in "'\"":
-            quote = char
-        elif char == "\\":
-            position += 1
-        elif char == "(":
+        if char == "(":
             depth += 1
         elif char == ")":
             depth -= 1
             if depth == 0:
                 return position
+        else:
+            skip = _PAREN_SKIP.match(text, position)
+            if skip is None:
+                return length
+            position = skip.end()
+            continue
         position += 1
     return length
 
 
 def _matching_brace(text: str, open_index: int) -> int:
-    depth, position = 0, open_index
-    while position < len(text):
-        if text[position] == "{":
+    depth = 0
+    for brace in _BRACES.finditer(text, open_index):
+        if brace.group() == "{":
             depth += 1
-        elif text[position] == "}":
+        else:
             depth -= 1
             if depth == 0:
-                return position
-        position += 1
+                return brace.start()
     return len(text)
 
 
