@@ -156,3 +156,20 @@ def test_build_arg_overrides_and_global_arg_scope():
     dockerfile = build("ARG TAG=3.11\nFROM python:${TAG}\nARG TAG\nRUN echo $TAG\n", {"TAG": "3.12"})
     assert dockerfile.stages[0].base == "python:3.12"
     assert dockerfile.stages[0].steps[-1].variables["TAG"] == "3.12"
+
+
+@pytest.mark.parametrize("command", [
+    "mkdir -p /opt/ml/x", "touch /opt/ml/x", "echo hi | tee /opt/ml/x", "truncate -s 0 /opt/ml/x",
+    "cp job.py /opt/ml/", "mv job.py /opt/ml/code/", "rsync -a src/ /opt/ml/code", "install -d /opt/ml/code",
+    "ln -s /data /opt/ml/processing/input", "wget -qO /opt/ml/x https://e.x/a", "curl -fsSL -o /opt/ml/x https://e.x/a",
+    "tar -xzf a.tgz -C /opt/ml", "bsdtar -xf a.tar -C /opt/ml", "unzip a.zip -d /opt/ml/code",
+    "git clone https://e.x/r.git /opt/ml/code", "/usr/bin/mkdir /opt/ml/y",
+])
+def test_every_writing_command_into_opt_ml_is_seen(command):
+    findings = lint_text(f'FROM python:3.12-slim\nRUN {command}\nENTRYPOINT ["python3"]\n')
+    assert [f.rule_id for f in findings if f.rule_id == "SM112"] == ["SM112"], command
+
+
+def test_commands_that_only_read_opt_ml_are_not_writes():
+    text = 'FROM python:3.12-slim\nRUN ls /opt/ml && cat /opt/ml/x && python3 /opt/ml/y\nENTRYPOINT ["python3"]\n'
+    assert not [f for f in lint_text(text) if f.rule_id == "SM112"]

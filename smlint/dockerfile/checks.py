@@ -17,15 +17,13 @@ from .facts import (
     argument_words,
     expanded_words,
     installed_packages,
-    pid1_script,
-    program_name,
     span_of,
     under,
     written_paths,
 )
 from .model import env_pairs
 from .parser import Instruction, shell_words
-from .shell import SimpleCommand, parse_script, shell_c_script, top_level
+from .shell import SimpleCommand, parse_script, program_name, shell_c_script, top_level
 
 registry = Registry()
 
@@ -131,10 +129,10 @@ def _last_pipeline(commands: list[SimpleCommand]) -> list[SimpleCommand]:
 
 @registry.check("SM105")
 def shell_wrapper_without_exec(subject: Subject) -> Iterator[Problem]:
-    script = pid1_script(subject.final)
+    script = subject.pid1
     if script is None or not script.shell_is_pid1 or script.instruction.exec_args is None:
         return
-    commands = top_level(parse_script(script.text))
+    commands = top_level(subject.pid1_commands)
     if not commands or _handles_signals(commands):
         return
     last = commands[-1]
@@ -206,10 +204,10 @@ def masking(commands: list[SimpleCommand], options: str = "") -> str | None:
 
 @registry.check("SM106")
 def exit_code_masked(subject: Subject) -> Iterator[Problem]:
-    script = pid1_script(subject.final)
+    script = subject.pid1
     if script is None:
         return
-    commands = top_level(parse_script(script.text))
+    commands = top_level(subject.pid1_commands)
     reason = masking(commands, script.options)
     if reason:
         yield Problem(
@@ -407,10 +405,9 @@ def _reads_host_identity(commands: list[SimpleCommand]) -> str | None:
     for command in commands:
         if command.name == "hostname" and not [a for a in command.args if not a.startswith("-")]:
             return "calls `hostname`"
-        for word in command.words[1:]:
-            match = _HOST_FILES.search(word)
-            if match:
-                return f"reads {match.group(0)}"
+        match = _HOST_FILES.search(" ".join(command.words[1:]))  # the pattern has no blank: per word
+        if match:
+            return f"reads {match.group(0)}"
         for operator, target in command.redirects:
             if operator == "<" and _HOST_FILES.search(target):
                 return f"reads {target}"
@@ -533,9 +530,9 @@ def symlink_into_output(subject: Subject) -> Iterator[Problem]:
         path = _symlinks_under_processing(script.commands, script.step, script.step.workdir)
         if path:
             yield Problem("RUN " + message.format(path=path), span_of(script.step.instruction))
-    script = pid1_script(subject.final)
+    script = subject.pid1
     if script is not None:
-        path = _symlinks_under_processing(parse_script(script.text), None, subject.final.config.workdir)
+        path = _symlinks_under_processing(subject.pid1_commands, None, subject.final.config.workdir)
         if path:
             yield Problem(script.instruction.keyword + " " + message.format(path=path), span_of(script.instruction))
 

@@ -11,7 +11,7 @@ from typing import Iterator
 from ..findings import Span
 from .model import Dockerfile, Stage, Step, expand
 from .parser import Instruction, shell_words
-from .shell import SHELLS, SimpleCommand, parse_script, shell_c_script, strip_wrappers
+from .shell import SHELLS, SimpleCommand, parse_script, program_name, shell_c_script, strip_wrappers
 
 # Programs that start the real command and pass signals/exit codes through.
 INIT_WRAPPERS = frozenset({"tini", "tini-static", "dumb-init", "catatonit", "docker-init", "s6-svscan"})
@@ -35,11 +35,14 @@ class Subject:
         """The final image's RUN scripts, parsed once for every check."""
         return list(run_scripts(self.chain_steps))
 
+    @cached_property
+    def pid1(self) -> "Pid1Script | None":
+        return pid1_script(self.final)
 
-def program_name(word: str) -> str:
-    """`/usr/bin/apt-get` -> `apt-get`; os.path.basename without its overhead,
-    called for every command of every RUN."""
-    return word[word.rfind("/") + 1 :]
+    @cached_property
+    def pid1_commands(self) -> list[SimpleCommand]:
+        """The PID-1 script's commands, nested ones included; parsed once for SM105, SM106, SM133."""
+        return parse_script(self.pid1.text) if self.pid1 else []
 
 
 def span_of(instruction: Instruction) -> Span:
@@ -197,6 +200,8 @@ def written_paths(command: SimpleCommand, step: Step, cwd: str) -> Iterator[tupl
     if not words:
         return
     name = program_name(words[0])
+    if name not in _WRITERS:
+        return
     args = words[1:]
     positional = [a for a in args if not a.startswith("-")]
     for path in _destinations(name, args, positional):
@@ -222,6 +227,12 @@ def _option_value(args: list[str], short: tuple[str, ...], long: tuple[str, ...]
                 yield rest
             elif index + 1 < len(args):
                 yield args[index + 1]
+
+
+# Every command _destinations reads (keep the two in step): the rest write nothing
+# it can know, so written_paths skips them before splitting their options.
+_WRITERS = frozenset({"mkdir", "touch", "tee", "truncate", "cp", "mv", "rsync", "install", "ln", "wget", "curl",
+                      "tar", "bsdtar", "unzip", "git"})
 
 
 def _destinations(name: str, args: list[str], positional: list[str]) -> list[str]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import fnmatch
+import gc
 import os
 import re
 import sys
@@ -26,15 +27,36 @@ _IGNORE = re.compile(
 )
 
 
+_DOCKERFILE_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in DOCKERFILE_PATTERNS))
+
+
 def is_dockerfile_name(name: str) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) for pattern in DOCKERFILE_PATTERNS)
+    return _DOCKERFILE_NAME.match(name) is not None
 
 
 def find_dockerfiles(directory: str) -> list[str]:
-    found = []
-    for root, dirs, files in os.walk(directory):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
-        found.extend(os.path.join(root, name) for name in sorted(files) if is_dockerfile_name(name))
+    """Dockerfiles under `directory`, in sorted walk order; like os.walk, symlinked
+    directories are not entered (a walk through many folders is start-up time)."""
+    found: list[str] = []
+    pending = [directory]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError:
+            continue
+        subdirectories = []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if not is_dir:
+                if _DOCKERFILE_NAME.match(entry.name):
+                    found.append(entry.path)
+            elif entry.name not in SKIPPED_DIRS and not entry.is_symlink():
+                subdirectories.append(entry.path)
+        pending.extend(reversed(subdirectories))  # depth first, in name order
     return found
 
 
@@ -119,45 +141,45 @@ def lint_paths(paths: list[str], policy: Policy, target: str | None = None, stdi
     """Lint every target; `jobs` worker processes (0: one per CPU, used only
     when there are enough files to pay for starting them)."""
     report = Report(command="lint")
-    inputs = list(_inputs(paths, stdin_filename))
-    texts = [text for _, text, problem in inputs if problem is None]
-    names = [display for display, _, problem in inputs if problem is None]
-    per_file = iter(_lint_all(texts, names, policy, target, context_dir, jobs))
-    for display, text, problem in inputs:
+    targets = list(_targets(paths, stdin_filename))
+    results = _lint_all(targets, policy, target, context_dir, jobs)
+    for (display, _, _, _), (findings, lines) in zip(targets, results):
         report.targets.append(display)
-        if problem is not None:
-            report.findings.append(unreadable(display, problem))
-            continue
-        findings = next(per_file)
-        if findings:
-            report.sources[display] = text.splitlines()
+        if lines is not None:
+            report.sources[display] = lines
         report.findings.extend(findings)
     return report
 
 
+# (display path, file path to read, text already read, why it can't be linted)
+Target = tuple[str, str | None, str | None, str | None]
+# (findings, the file's lines when there are findings to show them with)
+Result = tuple[list[Finding], list[str] | None]
+
 # Below this many files a pool costs more to start than it saves.
 _PARALLEL_MIN_FILES = 48
-# What forked workers lint: set just before the pool forks, so the texts are
-# inherited rather than pickled to each worker.
+# What forked workers lint: set just before the pool forks, so the targets
+# and the policy are inherited rather than pickled to each worker.
 _WORK: tuple = ()
 
 
-def _lint_all(texts: list[str], names: list[str], policy: Policy, target: str | None,
-              context_dir: str | None, jobs: int) -> list[list[Finding]]:
-    workers = _worker_count(jobs, len(texts))
+def _lint_all(targets: list[Target], policy: Policy, target: str | None, context_dir: str | None,
+              jobs: int) -> list[Result]:
+    workers = _worker_count(jobs, len(targets))
     global _WORK
-    _WORK = (texts, names, policy, target, context_dir)
+    _WORK = (targets, policy, target, context_dir)
     try:
         if workers <= 1:
-            return _lint_range((0, len(texts)))
+            return _lint_range((0, len(targets)))
         import multiprocessing
 
         catalog.load()  # once, before forking, not once per worker
+        gc.freeze()  # the workers' collector leaves inherited objects alone: no copy-on-write of their pages
         # Several chunks per worker even out files of very different sizes.
-        size = max(1, -(-len(texts) // (workers * 4)))
-        chunks = [(start, min(start + size, len(texts))) for start in range(0, len(texts), size)]
+        size = max(1, -(-len(targets) // (workers * 4)))
+        chunks = [(start, min(start + size, len(targets))) for start in range(0, len(targets), size)]
         with multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_sigint) as pool:
-            return [findings for chunk in pool.imap(_lint_range, chunks) for findings in chunk]
+            return [result for chunk in pool.imap(_lint_range, chunks) for result in chunk]
     finally:
         _WORK = ()
 
@@ -170,9 +192,19 @@ def _worker_count(jobs: int, files: int) -> int:
     return max(1, min(jobs, files))
 
 
-def _lint_range(bounds: tuple[int, int]) -> list[list[Finding]]:
-    texts, names, policy, target, context_dir = _WORK
-    return [lint_text(texts[i], names[i], policy, target, context_dir) for i in range(*bounds)]
+def _lint_range(bounds: tuple[int, int]) -> list[Result]:
+    targets, policy, stage, context_dir = _WORK
+    return [_lint_target(*targets[i], policy, stage, context_dir) for i in range(*bounds)]
+
+
+def _lint_target(display: str, path: str | None, text: str | None, problem: str | None, policy: Policy,
+                 stage: str | None, context_dir: str | None) -> Result:
+    if text is None and problem is None:
+        text, problem = _read(path)  # here, so that workers read in parallel too
+    if problem is not None:
+        return [unreadable(display, problem)], None
+    findings = lint_text(text, display, policy, stage, context_dir)
+    return findings, (text.splitlines() if findings else None)
 
 
 def _ignore_sigint() -> None:
@@ -182,16 +214,16 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _inputs(paths: list[str], stdin_filename: str | None):
-    """(display path, text, None) for each target, or (path, None, why unreadable)."""
+def _targets(paths: list[str], stdin_filename: str | None):
+    """Each file to lint, directories expanded; nothing is read yet but stdin."""
     for path in paths:
         if path == "-":
-            yield stdin_filename or "<stdin>", decode(sys.stdin.buffer.read()), None
+            yield stdin_filename or "<stdin>", None, decode(sys.stdin.buffer.read()), None
         elif os.path.isdir(path) and not is_dockerfile_name(os.path.basename(os.path.normpath(path))):
             found = find_dockerfiles(path)
             if not found:
-                yield path, None, "no Dockerfile found in this directory"
+                yield path, None, None, "no Dockerfile found in this directory"
             for file_path in found:
-                yield (file_path, *_read(file_path))
+                yield file_path, file_path, None, None
         else:
-            yield (path, *_read(path))
+            yield path, path, None, None

@@ -9,7 +9,6 @@ beyond the nesting depth of the text itself, which is bounded.
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 
@@ -53,6 +52,12 @@ _PAREN_SKIP = re.compile(r"""[^'"\\()]++|'[^']*+'|"(?:[^"\\]++|\\[\s\S])*+"|\\[\
 _BRACES = re.compile(r"[{}]")
 
 
+def program_name(word: str) -> str:
+    """`/usr/bin/apt-get` -> `apt-get`: os.path.basename without its overhead,
+    which matters when it runs for every command of every RUN."""
+    return word[word.rfind("/") + 1 :]
+
+
 @dataclass(slots=True)
 class SimpleCommand:
     words: list[str] = field(default_factory=list)
@@ -65,8 +70,7 @@ class SimpleCommand:
 
     @property
     def name(self) -> str:
-        # os.path.basename without its fspath call: the text after the last "/".
-        return self.words[0].rpartition("/")[2] if self.words else ""
+        return program_name(self.words[0]) if self.words else ""
 
     @property
     def args(self) -> list[str]:
@@ -346,7 +350,7 @@ def strip_wrappers(words: list[str]) -> list[str]:
     """`sudo`, `env A=1`, `exec`, `nohup`, `time`, `command` in front of the real command."""
     position = 0
     while position < len(words):
-        name = os.path.basename(words[position])
+        name = program_name(words[position])
         if name in ("sudo", "nohup", "time", "command", "exec", "builtin", "nice", "stdbuf"):
             position += 1
             while position < len(words) and words[position].startswith("-"):
@@ -365,10 +369,10 @@ def shell_c_script(argv: list[str]) -> tuple[str, str, int] | None:
     `sh -c SCRIPT ...` (any option cluster with c: -ec, -xc, -c)."""
     if not argv:
         return None
-    name = os.path.basename(argv[0])
+    name = program_name(argv[0])
     position = 1
-    if name == "busybox" and len(argv) > 1 and os.path.basename(argv[1]) in SHELLS:
-        name, position = os.path.basename(argv[1]), 2
+    if name == "busybox" and len(argv) > 1 and program_name(argv[1]) in SHELLS:
+        name, position = program_name(argv[1]), 2
     if name not in SHELLS or name == "busybox":
         return None
     letters = ""
