@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import fnmatch
-import gc
 import os
 import re
 import sys
 
-from .. import catalog
+from .. import catalog, parallel
 from ..config import Policy
 from ..engine import Suppression, apply_suppressions, run_checks, unreadable
 from ..findings import Finding, Span
@@ -156,45 +155,17 @@ Target = tuple[str, str | None, str | None, str | None]
 # (findings, the file's lines when there are findings to show them with)
 Result = tuple[list[Finding], list[str] | None]
 
-# Below this many files a pool costs more to start than it saves.
+# Below this many files, starting workers costs more than it saves.
 _PARALLEL_MIN_FILES = 48
-# What forked workers lint: set just before the pool forks, so the targets
-# and the policy are inherited rather than pickled to each worker.
-_WORK: tuple = ()
 
 
-def _lint_all(targets: list[Target], policy: Policy, target: str | None, context_dir: str | None,
+def _lint_all(targets: list[Target], policy: Policy, stage: str | None, context_dir: str | None,
               jobs: int) -> list[Result]:
-    workers = _worker_count(jobs, len(targets))
-    global _WORK
-    _WORK = (targets, policy, target, context_dir)
-    try:
-        if workers <= 1:
-            return _lint_range((0, len(targets)))
-        import multiprocessing
-
-        catalog.load()  # once, before forking, not once per worker
-        gc.freeze()  # the workers' collector leaves inherited objects alone: no copy-on-write of their pages
-        # Several chunks per worker even out files of very different sizes.
-        size = max(1, -(-len(targets) // (workers * 4)))
-        chunks = [(start, min(start + size, len(targets))) for start in range(0, len(targets), size)]
-        with multiprocessing.get_context("fork").Pool(workers, initializer=_ignore_sigint) as pool:
-            return [result for chunk in pool.imap(_lint_range, chunks) for result in chunk]
-    finally:
-        _WORK = ()
-
-
-def _worker_count(jobs: int, files: int) -> int:
     if jobs == 0:
-        if files < _PARALLEL_MIN_FILES or not sys.platform.startswith("linux"):
-            return 1  # fork is only safe to rely on on Linux
-        jobs = len(os.sched_getaffinity(0))
-    return max(1, min(jobs, files))
-
-
-def _lint_range(bounds: tuple[int, int]) -> list[Result]:
-    targets, policy, stage, context_dir = _WORK
-    return [_lint_target(*targets[i], policy, stage, context_dir) for i in range(*bounds)]
+        jobs = parallel.cpu_count() if len(targets) >= _PARALLEL_MIN_FILES else 1
+    if jobs > 1:
+        catalog.load()  # once, before forking, not once per worker
+    return parallel.map_indexed(lambda i: _lint_target(*targets[i], policy, stage, context_dir), len(targets), jobs)
 
 
 def _lint_target(display: str, path: str | None, text: str | None, problem: str | None, policy: Policy,
@@ -205,13 +176,6 @@ def _lint_target(display: str, path: str | None, text: str | None, problem: str 
         return [unreadable(display, problem)], None
     findings = lint_text(text, display, policy, stage, context_dir)
     return findings, (text.splitlines() if findings else None)
-
-
-def _ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops the pool: one message, no tracebacks."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _targets(paths: list[str], stdin_filename: str | None):
