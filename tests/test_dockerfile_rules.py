@@ -3,6 +3,7 @@ each case is (rule, Dockerfile, fires?)."""
 import pytest
 
 from smlint import lint_text
+from smlint.config import Policy
 from smlint.dockerfile.model import build, expand, static_image_config
 
 P = "FROM python:3.12-slim\n"
@@ -173,3 +174,13 @@ def test_every_writing_command_into_opt_ml_is_seen(command):
 def test_commands_that_only_read_opt_ml_are_not_writes():
     text = 'FROM python:3.12-slim\nRUN ls /opt/ml && cat /opt/ml/x && python3 /opt/ml/y\nENTRYPOINT ["python3"]\n'
     assert not [f for f in lint_text(text) if f.rule_id == "SM112"]
+
+
+def test_base_from_a_build_arg_without_value_is_shown_as_written():
+    text = "ARG REGISTRY_URI\nFROM ${REGISTRY_URI}/job:latest\nRUN true\n"
+    findings = lint_text(text)
+    assert [f.rule_id for f in findings] == ["SM104"]  # no SM140: the tag is not known either
+    assert "'${REGISTRY_URI}/job:latest'" in findings[0].message
+    resolved = lint_text(text, policy=Policy(build_args={"REGISTRY_URI": "r.io"}))
+    assert sorted(f.rule_id for f in resolved) == ["SM104", "SM140"]
+    assert "'r.io/job:latest'" in resolved[0].message

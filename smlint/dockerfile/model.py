@@ -49,9 +49,11 @@ def expand(text: str, variables: dict[str, str], escape: str = "\\") -> str:
 
 
 def has_unresolved(text: str, variables: dict[str, str]) -> bool:
+    """A variable without a value and without a `${V:-default}`: a bare `ARG V`
+    in front of `FROM ${V}` means the value comes from --build-arg."""
     for match in _VARIABLE.finditer(text):
         name = match.group(1) or match.group(4)
-        if name not in variables and not match.group(2):
+        if not variables.get(name) and not match.group(2):
             return True
     return False
 
@@ -129,6 +131,16 @@ class Stage:
         """The image this stage's chain is built on, unless `scratch`."""
         base = self.root.base
         return None if base.lower() == "scratch" else base
+
+    @property
+    def base_as_written(self) -> str:
+        """The root's base for messages: resolved, or as written when a build
+        argument it uses has no value (`${REGISTRY_URI}`)."""
+        root = self.root
+        if not root.base_unresolved:
+            return root.base
+        words = shell_words(root.from_step.instruction.args)
+        return words[0] if words else root.base
 
     def chain_steps(self) -> list[Step]:
         return [step for stage in self.chain for step in stage.steps]
