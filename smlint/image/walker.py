@@ -15,6 +15,8 @@ Safety bounds, because layers come from strangers:
 from __future__ import annotations
 
 import io
+import re
+import sys
 import tarfile
 import zlib
 from dataclasses import dataclass, field
@@ -35,6 +37,8 @@ MAX_ENTRIES = 5_000_000
 BOMB_MIN_BYTES = 256 << 20  # never call a layer a bomb below this much output
 BOMB_RATIO = 200  # real layers compress far less than 200:1
 _CHUNK = 1 << 20
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_ZSTD_PIECE, _ZSTD_WRITE = 256, 32 << 10  # see _Unzstd
 
 
 class LayerError(Exception):
@@ -82,79 +86,209 @@ def normalise(name: str) -> str:
 
 # --- decompression ------------------------------------------------------------
 
-class _Counting(io.RawIOBase):
-    """Counts the bytes read from the underlying stream."""
+class _Frames(io.RawIOBase):
+    """Forward-only decompression of concatenated frames (gzip members, zstd
+    frames) with the bomb guard; a subclass says how one frame is read.
 
-    def __init__(self, raw: BinaryIO) -> None:
-        self.raw, self.count = raw, 0
+    Input is read from `raw` and handed to the frame's decompressor in
+    pieces of at most _CHUNK bytes; each call gives a bounded amount of
+    output (about _CHUNK), which is counted against the compressed bytes
+    consumed (`_check_bomb`) before any of it is handed on. Input the
+    decompressor did not consume (after a frame's end, or held back at its
+    output limit) is put back. NUL padding between frames is skipped; input
+    that ends inside a frame is "truncated". Memory stays bounded (see _Unzstd).
+    """
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self.raw.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self.count += n
-        return n
-
-
-class _Gunzip(io.RawIOBase):
-    """gzip (multi-member) decompression with a bomb guard."""
+    kind = ""  # "gzip", "zstd": for messages
+    errors: tuple = ()  # the library's exceptions for corrupt data
 
     def __init__(self, raw: BinaryIO, head: bytes) -> None:
-        self.source = _Counting(raw)
-        self.pending = head
-        self.decompressor = zlib.decompressobj(31)
-        self.out = 0
-        self.leftover = b""
+        self.raw = raw
+        self.input, self.offset = head, 0  # read, not yet handed on: input[offset:]
+        self.count = 0  # compressed bytes consumed
+        self.out = 0  # decompressed bytes produced
+        self.output, self.position = b"", 0  # produced, not yet read: output[position:]
+        self.frame = None  # the current frame's decompressor; None between frames
         self.done = False
-        self.in_member = False  # between gzip members, end of input is fine
 
     def readable(self) -> bool:
         return True
 
-    def _next_input(self) -> bytes:
-        if self.pending:
-            data, self.pending = self.pending, b""
-            self.source.count += len(data)
-            return data
-        return self.source.read(_CHUNK)
+    # One frame, per format: subclasses override these.
+    def _new_frame(self):
+        raise NotImplementedError
+
+    def _decompress(self, frame, data) -> tuple[bytes, bytes]:
+        """(output, at most about _CHUNK bytes; the tail of `data` not consumed)."""
+        raise NotImplementedError
+
+    def _more(self, frame) -> bool:
+        """Whether output is waiting that needs no more input."""
+        return False
+
+    def _flush(self, frame) -> bytes:
+        """Output still held when the input has ended."""
+        return b""
 
     def readinto(self, buffer) -> int:
-        want = len(buffer)
-        while not self.leftover and not self.done:
-            data = self.decompressor.unconsumed_tail or self._next_input()
-            if not data:
-                if self.in_member:
-                    raise LayerError("gzip stream is truncated")
-                self.done = True
-                break
-            self.in_member = True
-            try:
-                self.leftover = self.decompressor.decompress(data, _CHUNK)
-            except zlib.error as error:
-                raise LayerError(f"corrupt gzip data: {error}") from None
-            if self.decompressor.eof:
-                self.in_member = False
-                rest = self.decompressor.unused_data
-                self.decompressor = zlib.decompressobj(31)
-                if rest.strip(b"\0"):
-                    self.pending = rest  # another gzip member follows
-                    self.source.count -= len(rest)
-            self._check_bomb(len(self.leftover))
-        n = min(want, len(self.leftover))
-        buffer[:n] = self.leftover[:n]
-        self.leftover = self.leftover[n:]
+        while self.position >= len(self.output):
+            if self.done:
+                return 0
+            self.output, self.position = self._produce(), 0
+            self._check_bomb(len(self.output))
+        n = min(len(buffer), len(self.output) - self.position)
+        buffer[:n] = memoryview(self.output)[self.position:self.position + n]
+        self.position += n
         return n
+
+    def _produce(self) -> bytes:
+        """The next output (maybe b""); sets `done` at the end of the stream."""
+        waiting = self.frame is not None and self._more(self.frame)
+        data = b"" if waiting else self._take()
+        try:
+            if not data and not waiting:  # the input has ended
+                self.done = True
+                if self.frame is None:
+                    return b""
+                out = self._flush(self.frame)
+                if not self.frame.eof:
+                    raise LayerError(f"{self.kind} stream is truncated")
+                return out
+            if self.frame is None:
+                self.frame = self._new_frame()
+            out, rest = self._decompress(self.frame, data)
+        except self.errors as error:
+            raise LayerError(f"corrupt {self.kind} data: {error}") from None
+        self.count += len(data)
+        if rest:
+            self._unread(rest)
+        if self.frame.eof:
+            self.frame = None
+        return out
+
+    def _take(self):
+        """Up to _CHUNK bytes of input (b"" at its end); between frames,
+        NUL padding is skipped."""
+        while True:
+            if self.offset >= len(self.input):
+                self.input, self.offset = self.raw.read(_CHUNK), 0
+                if not self.input:
+                    return b""
+            if self.frame is None:
+                found = _NOT_NUL.search(self.input, self.offset)
+                self.offset = found.start() if found else len(self.input)
+                if not found:
+                    continue
+            start = self.offset
+            self.offset = min(start + _CHUNK, len(self.input))
+            return memoryview(self.input)[start:self.offset]
+
+    def _unread(self, rest) -> None:
+        # `rest` is a tail of the last piece taken from self.input, which is
+        # only refilled once it is used up.
+        if len(rest) <= self.offset:
+            self.offset -= len(rest)
+        else:
+            self.input, self.offset = bytes(rest) + self.input[self.offset:], 0
+        self.count -= len(rest)
 
     def _check_bomb(self, produced: int) -> None:
         self.out += produced
-        if self.out > BOMB_MIN_BYTES and self.out > BOMB_RATIO * max(self.source.count, 1):
+        if self.out > BOMB_MIN_BYTES and self.out > BOMB_RATIO * max(self.count, 1):
             raise LayerError(
-                f"decompression bomb: {self.source.count:,} compressed bytes expand beyond "
+                f"decompression bomb: {self.count:,} compressed bytes expand beyond "
                 f"{self.out:,} bytes (more than {BOMB_RATIO}:1); refusing to read on"
             )
+
+
+_NOT_NUL = re.compile(rb"[^\0]")
+
+
+class _Gunzip(_Frames):
+    """gzip (multi-member)."""
+
+    kind, errors = "gzip", (zlib.error,)
+
+    def _new_frame(self):
+        return zlib.decompressobj(31)
+
+    def _decompress(self, frame, data):
+        out = frame.decompress(data, _CHUNK)
+        return out, frame.unused_data if frame.eof else frame.unconsumed_tail
+
+    def _flush(self, frame) -> bytes:
+        return frame.flush()  # a few KiB at most: the input is all consumed
+
+
+class _StdlibUnzstd(_Frames):
+    """zstd through the standard library (Python 3.14+): output bounded by
+    max_length, one decompressor per frame."""
+
+    kind = "zstd"
+
+    def __init__(self, raw: BinaryIO, head: bytes, module) -> None:
+        super().__init__(raw, head)
+        self.module, self.errors = module, (module.ZstdError,)
+
+    def _new_frame(self):
+        return self.module.ZstdDecompressor()
+
+    def _decompress(self, frame, data):
+        out = frame.decompress(data, _CHUNK)
+        return out, frame.unused_data  # b"" until the frame ends
+
+    def _more(self, frame) -> bool:
+        return not frame.needs_input and not frame.eof
+
+
+class _Unzstd(_Frames):
+    """zstd through python-zstandard. Its decompressobj returns all output
+    for the input it is given, and a zstd block of 4 bytes can expand to
+    128 KiB (RLE), so input goes in in pieces of _ZSTD_PIECE bytes (at most
+    about 8 MiB of output each) until about _CHUNK bytes of output are there
+    for the bomb guard to count."""
+
+    kind = "zstd"
+
+    def __init__(self, raw: BinaryIO, head: bytes, module) -> None:
+        super().__init__(raw, head)
+        self.context, self.errors = module.ZstdDecompressor(), (module.ZstdError,)
+
+    def _new_frame(self):
+        return self.context.decompressobj(write_size=_ZSTD_WRITE)  # one frame: .eof, .unused_data
+
+    def _decompress(self, frame, data):
+        outs, total, start = [], 0, 0
+        while start < len(data) and total < _CHUNK:
+            end = start + _ZSTD_PIECE
+            out = frame.decompress(data[start:end])
+            outs.append(out)
+            total += len(out)
+            if frame.eof:
+                end = min(end, len(data)) - len(frame.unused_data)
+                start = end
+                break
+            start = end
+        return b"".join(outs), data[start:]
+
+
+def _zstd_reader(raw: BinaryIO, head: bytes) -> _Frames:
+    """The zstd reader; its library is imported only now, when a zstd layer
+    is met: the standard library's on Python 3.14+, else python-zstandard."""
+    if sys.version_info >= (3, 14):
+        try:
+            from compression import zstd
+        except ImportError:  # a Python built without libzstd
+            pass
+        else:
+            return _StdlibUnzstd(raw, head, zstd)
+    try:
+        import zstandard
+    except ImportError:
+        raise LayerError(
+            "zstd-compressed layer: reading it needs the zstandard package (pip install zstandard)"
+        ) from None
+    return _Unzstd(raw, head, zstandard)
 
 
 def open_layer_stream(raw: BinaryIO) -> tuple[BinaryIO, bool]:
@@ -162,8 +296,8 @@ def open_layer_stream(raw: BinaryIO) -> tuple[BinaryIO, bool]:
     head = raw.read(4)
     if head[:2] == b"\x1f\x8b":
         return io.BufferedReader(_Gunzip(raw, head), _CHUNK), True
-    if head == b"\x28\xb5\x2f\xfd":
-        raise LayerError("zstd-compressed layer: not supported by this smlint (no zstd library)")
+    if head == _ZSTD_MAGIC:
+        return io.BufferedReader(_zstd_reader(raw, head), _CHUNK), True
     if hasattr(raw, "seek") and _seekable(raw):
         raw.seek(-len(head), io.SEEK_CUR)
         return raw, False
@@ -269,7 +403,7 @@ class ForwardReader:
 # --- the walk -----------------------------------------------------------------
 
 def walk_layer(raw: BinaryIO, progress: Callable[[int], None] | None = None) -> LayerScan:
-    """Scan one layer tar (plain or gzip) from `raw`. Raises LayerError."""
+    """Scan one layer tar (plain, gzip or zstd) from `raw`. Raises LayerError."""
     stream, compressed = open_layer_stream(raw)
     # Random-access mode everywhere: on a seekable file skipping data is a
     # real seek; on a stream (gzip, a socket) ForwardReader skips forward.
