@@ -21,8 +21,12 @@ Result = TypeVar("Result")
 
 
 def can_fork() -> bool:
-    # fork is the reliable start method on Linux only (macOS: unsafe with system frameworks).
-    return sys.platform.startswith("linux") and hasattr(os, "fork")
+    """fork is reliable on Linux only (macOS: unsafe with system frameworks), and
+    only while this process has a single thread (a library caller may have more:
+    a child could inherit a lock some other thread holds)."""
+    threading = sys.modules.get("threading")
+    single = threading is None or threading.active_count() == 1
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and single
 
 
 def cpu_count() -> int:

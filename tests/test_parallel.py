@@ -1,11 +1,12 @@
 """smlint.parallel: forked workers give the serial answer, and leave nothing behind."""
 import os
+import sys
 
 import pytest
 
 from smlint import parallel
 
-pytestmark = pytest.mark.skipif(not parallel.can_fork(), reason="forked workers are used on Linux only")
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers are used on Linux only")
 
 
 def _children() -> set[int]:
@@ -68,3 +69,18 @@ def test_an_error_here_kills_and_reaps_the_workers():
 def test_large_results_come_back_whole():
     blob = "x" * 200_000  # far beyond a pipe's buffer
     assert parallel.map_indexed(lambda i: blob + str(i), 4, 2) == [blob + str(i) for i in range(4)]
+
+
+def test_no_fork_while_other_threads_run():
+    import threading
+
+    release = threading.Event()
+    helper = threading.Thread(target=release.wait)
+    helper.start()
+    try:
+        assert not parallel.can_fork()
+        assert set(parallel.map_indexed(lambda i: os.getpid(), 6, 3)) == {os.getpid()}
+    finally:
+        release.set()
+        helper.join()
+    assert parallel.can_fork()
