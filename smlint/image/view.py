@@ -165,7 +165,8 @@ class ImageView:
     find(predicate)           entries for which predicate(entry) is true
     shebang(p)  the `#!` line (bytes, CR kept) of an executable file, or None
     users       names in /etc/passwd (None if the image has none)
-    installed_packages  {database path: [package names]} from dpkg/apk
+    installed_packages  {database path: [package names]} from dpkg, apk and
+                RPM sqlite databases (rpmdb.sqlite)
     """
 
     ref: str
