@@ -29,9 +29,13 @@ OPT_ML = "/opt/ml"
 PROCESSING = "/opt/ml/processing"
 AWS_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
+# The catalog's names, plus the same packages under their RPM names (NVIDIA's
+# RHEL/Amazon Linux repositories: bare `nvidia-driver`, `libnvidia-ml`,
+# `nvidia-kmod-common`; RPM Fusion: `akmod-nvidia`, `xorg-x11-drv-nvidia*`).
 _DRIVER_PACKAGE = re.compile(
-    r"^(cuda|cuda-\d+-\d+|cuda-runtime-\d+-\d+|cuda-drivers.*|nvidia-driver-.*|libnvidia-compute-.*"
-    r"|nvidia-utils-.*|nvidia-dkms-.*|libcuda1|libnvidia-ml1|kmod-nvidia.*|nvidia-kernel-.*)$"
+    r"^(cuda|cuda-\d+-\d+|cuda-runtime-\d+-\d+|cuda-drivers.*|nvidia-driver|nvidia-driver-.*|libnvidia-compute-.*"
+    r"|nvidia-utils-.*|nvidia-dkms-.*|libcuda1|libnvidia-ml1?|kmod-nvidia.*|nvidia-kernel-.*|nvidia-kmod-.*"
+    r"|akmod-nvidia.*|xorg-x11-drv-nvidia.*)$"
 )
 
 

@@ -77,6 +77,10 @@ CASES = [
     ("SM120", P + "RUN sudo apt-get install -y nvidia-utils-535 libnvidia-compute-535:amd64\n" + EP, True),
     ("SM120", P + "RUN apt-get install -y cuda-toolkit-12-4 cuda-compat-12-4 libcudnn9-cuda-12\n" + EP, False),
     ("SM120", P + "RUN apt-get download cuda-drivers\n" + EP, False),
+    ("SM120", P + "RUN dnf -y module install nvidia-driver:latest-dkms && dnf install -y nvidia-driver\n" + EP, True),
+    ("SM120", P + "RUN dnf install -y libnvidia-ml nvidia-kmod-common\n" + EP, True),
+    ("SM120", P + "RUN dnf install -y akmod-nvidia xorg-x11-drv-nvidia-cuda\n" + EP, True),
+    ("SM120", P + "RUN dnf install -y nvidia-container-toolkit libnvidia-ml-dev cuda-toolkit-12-4\n" + EP, False),
     # SM121
     ("SM121", P + "RUN sh cuda_12.4.0_550.54.14_linux.run --silent --toolkit --driver\n" + EP, True),
     ("SM121", P + "RUN ./NVIDIA-Linux-x86_64-550.54.14.run -s\n" + EP, True),

@@ -27,7 +27,7 @@ from archives import (  # noqa: E402
 
 from smlint.cli import cli  # noqa: E402
 from smlint.image import load_image  # noqa: E402
-from smlint.image import walker  # noqa: E402
+from smlint.image import cache, walker  # noqa: E402
 from smlint.image.walker import LayerError, walk_layer  # noqa: E402
 
 SCRIPT = b"#!/bin/sh\nexec echo hi\n"
@@ -135,7 +135,7 @@ def test_cache_is_filled_by_verified_oci_blobs_and_reused(tmp_path, cache_home):
     ref = image(tmp_path, [base_layer()])
     layout = oci_layout_from_docker_archive(ref.split(":", 1)[1], str(tmp_path / "layout"))
     assert load_image("oci:" + layout).cached_layers == 0
-    assert len(os.listdir(cache_home / "smlint" / "layers" / "v1" / "sha256")) == 1
+    assert len(os.listdir(cache_home / "smlint" / "layers" / cache.FORMAT / "sha256")) == 1
     assert load_image("oci:" + layout).cached_layers == 1
     assert load_image("oci:" + layout, use_cache=False).cached_layers == 0
 
@@ -234,16 +234,15 @@ def test_gzip_layer_is_read(tmp_path):
 def _zstd_module(name):
     if name == "zstandard":
         return pytest.importorskip("zstandard")
-    if name == "compression.zstd":  # Python 3.14+
-        if sys.version_info < (3, 14):
-            pytest.skip("compression.zstd is new in Python 3.14")
+    if sys.version_info >= (3, 14):
         return pytest.importorskip("compression.zstd")
-    return pytest.importorskip("backports.zstd")  # the same API before 3.14, when installed
+    return pytest.importorskip("backports.zstd")  # the same API before 3.14 (a test dependency)
 
 
-@pytest.fixture(params=["zstandard", "compression.zstd", "backports.zstd"])
+@pytest.fixture(params=["zstandard", "stdlib"])
 def zstd_library(request, monkeypatch):
-    """Each zstd reader the walker has, with whichever library is installed."""
+    """Each zstd reader the walker has: python-zstandard, and the standard
+    library's compression.zstd API (its backport before Python 3.14)."""
     module = _zstd_module(request.param)
     reader = walker._Unzstd if request.param == "zstandard" else walker._StdlibUnzstd
     monkeypatch.setattr(walker, "_zstd_reader", lambda raw, head: reader(raw, head, module))
