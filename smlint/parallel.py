@@ -60,7 +60,8 @@ def map_indexed(function: Callable[[int], Result], count: int, workers: int) -> 
             _, status = os.waitpid(pid, 0)
             stream.close()
             children.pop(0)  # reaped: never signal its pid again
-            done = _unpickle(data) if status == 0 else None
+            expected = len(range(share, count, workers))
+            done = _unpickle(data, expected) if status == 0 else None
             results[share::workers] = done if done is not None else _share(function, share, workers, count)
         return results
     finally:
@@ -88,12 +89,13 @@ def _child(function: Callable, share: int, workers: int, count: int, write_end: 
         os._exit(status)
 
 
-def _unpickle(data: bytes) -> list | None:
+def _unpickle(data: bytes, expected: int) -> list | None:
+    """The child's results, or None when they are not a whole share."""
     try:
         value = pickle.loads(data)
     except Exception:
         return None
-    return value if isinstance(value, list) else None
+    return value if isinstance(value, list) and len(value) == expected else None
 
 
 def _stop(pid: int) -> None:

@@ -84,3 +84,9 @@ def test_no_fork_while_other_threads_run():
         release.set()
         helper.join()
     assert parallel.can_fork()
+
+
+def test_a_worker_returning_a_short_share_has_it_redone_here(monkeypatch):
+    parent, honest = os.getpid(), parallel._share
+    monkeypatch.setattr(parallel, "_share", lambda *args: honest(*args) if os.getpid() == parent else [])
+    assert parallel.map_indexed(lambda i: i * 3, 7, 2) == [i * 3 for i in range(7)]

@@ -24,8 +24,6 @@ SKIPPED_DIRS = frozenset({
 _IGNORE = re.compile(
     r"^smlint\s+(ignore|ignore-file)\s*=\s*([A-Za-z0-9_,\s-]+?)\s*(?:reason\s*=\s*(\"[^\"]*\"|'[^']*'|\S+))?\s*$"
 )
-
-
 _DOCKERFILE_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in DOCKERFILE_PATTERNS))
 
 
