@@ -106,8 +106,8 @@ def no_command(subject: Subject) -> Iterator[Problem]:
         yield Problem("the image has neither ENTRYPOINT nor CMD: Processing has nothing to run", where)
     elif final.config.entrypoint is None and final.config.cmd is None:
         yield Problem(
-            f"no ENTRYPOINT or CMD here; whatever {final.base_as_written!r} sets is unknown statically: set an exec-form "
-            f"ENTRYPOINT, or make the job set AppSpecification.ContainerEntrypoint "
+            f"no ENTRYPOINT or CMD here; whatever {final.base_as_written!r} sets is unknown statically: set an "
+            f"exec-form ENTRYPOINT, or make the job set AppSpecification.ContainerEntrypoint "
             f"(`smlint image` shows the effective one)",
             where,
             severity=Severity.INFO,
