@@ -188,3 +188,70 @@ def test_base_from_a_build_arg_without_value_is_shown_as_written():
     resolved = lint_text(text, policy=Policy(build_args={"REGISTRY_URI": "r.io"}))
     assert sorted(f.rule_id for f in resolved) == ["SM104", "SM140"]
     assert "'r.io/job:latest'" in resolved[0].message
+
+
+def _sm107(text, context=None):
+    return [f for f in lint_text(text, context_dir=context) if f.rule_id == "SM107"]
+
+
+def _script_image(body, entrypoint='["/entrypoint.sh"]', copy="COPY <<'EOF' /entrypoint.sh"):
+    return f"FROM python:3.12-slim\n{copy}\n{body}EOF\nENTRYPOINT {entrypoint}\n"
+
+
+@pytest.mark.parametrize("body, entrypoint, fires", [
+    ("#!/bin/sh\npython3 /app/job.py\n", '["/entrypoint.sh"]', True),
+    ("#!/usr/bin/env bash\nset -euo pipefail\npython3 /app/job.py \"$@\"\n", '["/entrypoint.sh"]', True),
+    ("#!/bin/sh\nexec >/tmp/log 2>&1\npython3 /app/job.py\n", '["/entrypoint.sh"]', True),  # only redirects
+    ("#!/bin/sh\nexec python3 /app/job.py \"$@\"\n", '["/entrypoint.sh"]', False),
+    ('#!/bin/sh\nif [ "$1" = a ]; then\n  exec a\nelse exec b\nfi\n', '["/entrypoint.sh"]', False),
+    ("#!/bin/sh\ncase $1 in\n  a) exec a ;;\nesac\n", '["/entrypoint.sh"]', False),
+    ("#!/bin/sh\ntrap 'kill $child' TERM INT\npython3 job.py & child=$!\nwait\n", '["/entrypoint.sh"]', False),
+    ("python3 /app/job.py\n", '["/entrypoint.sh"]', False),  # no #!: not a script Docker can run
+    ("python3 /app/job.py\n", '["bash", "-e", "/entrypoint.sh"]', True),  # the shell is named
+    ("#!/bin/sh\npython3 /app/job.py\n", '["gosu", "app", "/entrypoint.sh"]', True),  # gosu execs it
+    ("#!/bin/sh\npython3 /app/job.py\n", '["tini", "--", "/entrypoint.sh"]', False),  # tini forwards
+    ("#!/bin/sh\npython3 /app/job.py\n", '["sh", "-c", "/entrypoint.sh"]', False),  # SM105's
+    ("#!/bin/python3\nprint(1)\n", '["/entrypoint.sh"]', False),
+])
+def test_sm107_pid1_script_without_exec(body, entrypoint, fires):
+    assert bool(_sm107(_script_image(body, entrypoint))) is fires
+
+
+def test_sm107_finds_the_script_on_path_and_names_both_lines():
+    text = _script_image("#!/bin/sh\npython3 /app/job.py\n", '["run-job"]',
+                         "WORKDIR /srv\nCOPY <<'EOF' /usr/local/bin/run-job")
+    [finding] = _sm107(text)
+    assert finding.line == 7 and finding.data == {"script": "/usr/local/bin/run-job", "copied_on_line": 3}
+    assert not _sm107(text.replace("/usr/local/bin/run-job", "/opt/tools/run-job"))  # not on PATH
+
+
+def test_sm107_reads_build_context_scripts_only_with_context(tmp_path):
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "start.sh").write_text("#!/bin/bash\ncd /app\npython3 job.py\n")
+    text = "FROM python:3.12-slim\nCOPY scripts/ /opt/bin/\nWORKDIR /opt/bin\nENTRYPOINT [\"bash\", \"-m\", \"start.sh\"]\n"
+    assert not _sm107(text)  # the text is unknown without the context
+    assert _sm107(text, str(tmp_path))
+    (tmp_path / "scripts" / "start.sh").write_text("#!/bin/bash\ncd /app\nexec python3 job.py\n")
+    assert not _sm107(text, str(tmp_path))
+
+
+def test_sm107_the_last_copy_to_the_path_wins(tmp_path):
+    (tmp_path / "entrypoint.sh").write_text("#!/bin/sh\nexec python3 /app/job.py\n")
+    text = _script_image("#!/bin/sh\npython3 /app/job.py\n").replace(
+        "ENTRYPOINT", "COPY entrypoint.sh /entrypoint.sh\nENTRYPOINT")
+    assert not _sm107(text, str(tmp_path))
+    assert not _sm107(text)  # the winning COPY's text is unknown: no guess from the earlier heredoc
+
+
+def test_sm107_binary_or_unreadable_context_file_is_no_finding_and_no_crash(tmp_path):
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "start").write_bytes(b"\x7fELF\0\0")
+    text = "FROM python:3.12-slim\nCOPY bin/ /usr/local/bin/\nENTRYPOINT [\"start\"]\n"
+    findings = lint_text(text, context_dir=str(tmp_path))
+    assert not [f for f in findings if f.rule_id in ("SM107", "SM003")]
+
+
+def test_sm107_path_that_extends_the_base_images_path():
+    text = _script_image("#!/bin/bash\neval \"$@\"\n", '["bash", "-m", "start.sh"]',
+                         "ENV PATH=/opt/venv/bin:$PATH\nWORKDIR /workspace\nCOPY <<'EOF' /usr/local/bin/start.sh")
+    assert _sm107(text)

@@ -17,6 +17,7 @@ from .facts import (
     argument_words,
     expanded_words,
     installed_packages,
+    pid1_script_file,
     span_of,
     under,
     written_paths,
@@ -150,6 +151,37 @@ def shell_wrapper_without_exec(subject: Subject) -> Iterator[Problem]:
 
 def _handles_signals(commands: list[SimpleCommand]) -> bool:
     return any(c.name == "trap" and any(re.fullmatch(r"(SIG)?(INT|TERM|2|15)", a) for a in c.args) for c in commands)
+
+
+@registry.check("SM107")
+def entrypoint_script_without_exec(subject: Subject) -> Iterator[Problem]:
+    script = pid1_script_file(subject)
+    if script is None:
+        return
+    commands = parse_script(script.text)
+    if not commands or _handles_signals(commands) or any(_execs_a_program(c) for c in commands):
+        return
+    yield Problem(
+        f"{script.run_by.keyword} runs {script.path}, a {script.shell} script that never `exec`s its program "
+        f"(copied on line {script.copied_by.line}): the shell stays PID 1 and forwards neither SIGINT nor "
+        f"SIGTERM to the job; end it with `exec \"$@\"` or `exec python3 ...`",
+        span_of(script.run_by),
+        data={"script": script.path, "copied_on_line": script.copied_by.line},
+    )
+
+
+# Words that may stand before a command on its line: `then exec x`, `a) exec y`.
+_LEADERS = frozenset({"then", "else", "do", "{", "!", "time"})
+
+
+def _execs_a_program(command: SimpleCommand) -> bool:
+    """`exec PROGRAM ...` anywhere in the script (a branch counts); a bare
+    `exec >log` only redirects."""
+    words = command.words
+    position = 0
+    while position < len(words) and (words[position] in _LEADERS or words[position].endswith(")")):
+        position += 1
+    return words[position : position + 1] == ["exec"] and len(words) > position + 1
 
 
 _SETUP_COMMANDS = frozenset(

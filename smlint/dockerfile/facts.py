@@ -2,6 +2,7 @@
 where paths land. Pure functions over the model."""
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 from dataclasses import dataclass
@@ -139,6 +140,133 @@ def pid1_script(stage: Stage) -> Pid1Script | None:
     if owner is None:
         return None
     return Pid1Script(argv[index], owner, shell, options, shell_is_pid1=start == 0)
+
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_SCRIPT_LIMIT = 1_000_000  # bytes of a build-context script that are read
+
+
+@dataclass(frozen=True)
+class Pid1ScriptFile:
+    """A shell script file the container runs as PID 1, with its text as the
+    Dockerfile gives it (a COPY heredoc, or a file of the build context)."""
+
+    path: str  # where it lands in the image
+    text: str
+    run_by: Instruction  # the ENTRYPOINT or CMD
+    copied_by: Instruction  # the COPY or ADD that put it there
+    shell: str  # the shell that runs it
+
+
+def pid1_script_file(subject: Subject) -> Pid1ScriptFile | None:
+    """The script PID 1 is, when the command runs one directly (`/entrypoint.sh`,
+    `bash /start.sh`, or behind a user switcher such as gosu) and its text is
+    known. None behind an init (tini, dumb-init), which forwards signals."""
+    argv, owners = effective_argv(subject.final)
+    start = skip_wrappers(argv)
+    if start >= len(argv) or any(program_name(word) in INIT_WRAPPERS for word in argv[:start]):
+        return None
+    program, shell = argv[start], ""
+    if program_name(program) in SHELLS:
+        shell, script_index = program_name(program), start + 1
+        while script_index < len(argv) and argv[script_index].startswith("-"):
+            if "c" in argv[script_index].lstrip("-") and not argv[script_index].startswith("--"):
+                return None  # `sh -c TEXT` is SM105's
+            script_index += 1
+        if script_index >= len(argv):
+            return None
+        program = argv[script_index]
+    config = subject.final.config
+    for path in _candidates(program, config.workdir, config.env.get("PATH") or DEFAULT_PATH, bool(shell)):
+        found = _copied_text(subject, path)
+        if found is None:
+            continue
+        text, copied_by = found
+        interpreter = shell or _shebang_shell(text)
+        owner = _owner(owners, start)
+        if not interpreter or owner is None:
+            return None
+        return Pid1ScriptFile(path, text, owner, copied_by, interpreter)
+    return None
+
+
+def _candidates(program: str, workdir: str, search_path: str, by_shell: bool) -> list[str]:
+    """Where the program may be: as given, or looked up like execvp (a shell
+    given a bare script name reads it from the working directory first)."""
+    if "/" in program:
+        return [absolute(program, workdir)]
+    directories: list[str] = []
+    for entry in search_path.split(":"):
+        # Empty where `ENV PATH=/x:$PATH` named the base image's PATH, unknown here: assume the usual one.
+        directories.extend([entry] if entry else DEFAULT_PATH.split(":"))
+    found = [absolute(directory, workdir) + "/" + program for directory in directories]
+    return [absolute(program, workdir)] + found if by_shell else found
+
+
+def _shebang_shell(text: str) -> str:
+    """The shell of a `#!/bin/sh` or `#!/usr/bin/env bash` line; "" otherwise."""
+    if not text.startswith("#!"):
+        return ""
+    words = text[2:].split("\n", 1)[0].split()
+    if words and program_name(words[0]) == "env":
+        words = [w for w in words[1:] if not w.startswith("-")]
+    name = program_name(words[0]) if words else ""
+    return name if name in SHELLS else ""
+
+
+def _copied_text(subject: Subject, path: str) -> tuple[str, Instruction] | None:
+    """The text the last COPY/ADD that lands a file at `path` gives it, when
+    the Dockerfile or the build context holds that text."""
+    for step in reversed(subject.chain_steps):
+        instruction = step.instruction
+        if instruction.keyword not in ("COPY", "ADD") or instruction.flag("from") is not None:
+            continue
+        words = argument_words(instruction)
+        if len(words) < 2 and not instruction.heredocs:
+            continue
+        destination = step.expand(words[-1])
+        heredocs = {"<<" + h.name: h for h in instruction.heredocs}
+        into_dir = destination.endswith("/") or len(words) > 2
+        target = absolute(destination, step.workdir)
+        for word in words[:-1]:
+            heredoc = heredocs.get(word.lstrip("0123456789").replace("<<-", "<<"))
+            if heredoc is not None:
+                landed = f"{target}/{heredoc.name}" if into_dir else target
+                if landed == path:
+                    return heredoc.body, instruction
+                continue
+            source = step.expand(word)
+            local = _context_path(subject.context_dir, source)
+            if local is not None and os.path.isdir(local):  # COPY dir/ /dest/ copies what dir holds
+                if path.startswith(target.rstrip("/") + "/"):
+                    local = os.path.join(local, path[len(target.rstrip("/")) + 1 :])
+                    if os.path.isfile(local):
+                        text = _read_text(local)
+                        return (text, instruction) if text is not None else None
+                continue
+            landed = f"{target}/{source.rstrip('/').rsplit('/', 1)[-1]}" if into_dir else target
+            if landed == path:  # this COPY wins; its text is known only from the context
+                text = _read_text(local) if local is not None and os.path.isfile(local) else None
+                return (text, instruction) if text is not None else None
+    return None
+
+
+def _context_path(context_dir: str | None, source: str) -> str | None:
+    """The build-context file or folder a COPY source names (None outside it)."""
+    if not context_dir:
+        return None
+    root = os.path.realpath(context_dir)
+    path = os.path.realpath(os.path.join(root, source.lstrip("/")))
+    return path if path == root or path.startswith(root + os.sep) else None
+
+
+def _read_text(path: str) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(_SCRIPT_LIMIT)
+    except OSError:
+        return None
+    return None if b"\0" in data else data.decode("utf-8", "replace")
 
 
 # --- RUN scripts ------------------------------------------------------------------
