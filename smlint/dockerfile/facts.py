@@ -11,7 +11,7 @@ from typing import Iterator
 
 from ..findings import Span
 from .model import Dockerfile, Stage, Step, expand
-from .parser import Instruction, shell_words
+from .parser import Heredoc, Instruction, shell_words
 from .shell import SHELLS, SimpleCommand, parse_script, program_name, shell_c_script, strip_wrappers
 
 # Programs that start the real command and pass signals/exit codes through.
@@ -35,6 +35,11 @@ class Subject:
     def scripts(self) -> list["RunScript"]:
         """The final image's RUN scripts, parsed once for every check."""
         return list(run_scripts(self.chain_steps))
+
+    @cached_property
+    def copies(self) -> list["Copy"]:
+        """The final image's COPY/ADD steps from the build context or heredocs, last first."""
+        return [copy for step in reversed(self.chain_steps) if (copy := _copy_of(step)) is not None]
 
     @cached_property
     def pid1(self) -> "Pid1Script | None":
@@ -214,40 +219,51 @@ def _shebang_shell(text: str) -> str:
     return name if name in SHELLS else ""
 
 
+@dataclass(frozen=True)
+class Copy:
+    """A COPY or ADD of the build context or of heredocs, its words split once."""
+
+    instruction: Instruction
+    target: str  # the destination, absolute
+    into_dir: bool  # sources land inside target, under their own names
+    sources: list[tuple[str, Heredoc | None]]  # (source with variables expanded, or the heredoc's name; heredoc)
+
+
+def _copy_of(step: Step) -> Copy | None:
+    instruction = step.instruction
+    if instruction.keyword not in ("COPY", "ADD") or instruction.flag("from") is not None:
+        return None
+    words = argument_words(instruction)
+    if len(words) < 2:
+        return None
+    destination = step.expand(words[-1])
+    heredocs = {"<<" + h.name: h for h in instruction.heredocs}
+    sources = []
+    for word in words[:-1]:
+        heredoc = heredocs.get(word.lstrip("0123456789").replace("<<-", "<<"))
+        sources.append((heredoc.name, heredoc) if heredoc else (step.expand(word), None))
+    into_dir = destination.endswith("/") or len(sources) > 1
+    return Copy(instruction, absolute(destination, step.workdir), into_dir, sources)
+
+
 def _copied_text(subject: Subject, path: str) -> tuple[str, Instruction] | None:
     """The text the last COPY/ADD that lands a file at `path` gives it, when
     the Dockerfile or the build context holds that text."""
-    for step in reversed(subject.chain_steps):
-        instruction = step.instruction
-        if instruction.keyword not in ("COPY", "ADD") or instruction.flag("from") is not None:
-            continue
-        words = argument_words(instruction)
-        if len(words) < 2 and not instruction.heredocs:
-            continue
-        destination = step.expand(words[-1])
-        heredocs = {"<<" + h.name: h for h in instruction.heredocs}
-        into_dir = destination.endswith("/") or len(words) > 2
-        target = absolute(destination, step.workdir)
-        for word in words[:-1]:
-            heredoc = heredocs.get(word.lstrip("0123456789").replace("<<-", "<<"))
+    for copy in subject.copies:
+        inside = path.startswith(copy.target.rstrip("/") + "/")
+        for source, heredoc in copy.sources:
+            local = None if heredoc else _context_path(subject.context_dir, source)
+            if local is not None and inside and os.path.isdir(local):  # COPY dir/ /dest/ copies what dir holds
+                local = os.path.join(local, path[len(copy.target.rstrip("/")) + 1 :])
+                if not os.path.isfile(local):
+                    continue
+            elif (f"{copy.target}/{source.rstrip('/').rsplit('/', 1)[-1]}" if copy.into_dir else copy.target) != path:
+                continue
+            # This COPY wins; its text is known from a heredoc or the build context only.
             if heredoc is not None:
-                landed = f"{target}/{heredoc.name}" if into_dir else target
-                if landed == path:
-                    return heredoc.body, instruction
-                continue
-            source = step.expand(word)
-            local = _context_path(subject.context_dir, source)
-            if local is not None and os.path.isdir(local):  # COPY dir/ /dest/ copies what dir holds
-                if path.startswith(target.rstrip("/") + "/"):
-                    local = os.path.join(local, path[len(target.rstrip("/")) + 1 :])
-                    if os.path.isfile(local):
-                        text = _read_text(local)
-                        return (text, instruction) if text is not None else None
-                continue
-            landed = f"{target}/{source.rstrip('/').rsplit('/', 1)[-1]}" if into_dir else target
-            if landed == path:  # this COPY wins; its text is known only from the context
-                text = _read_text(local) if local is not None and os.path.isfile(local) else None
-                return (text, instruction) if text is not None else None
+                return heredoc.body, copy.instruction
+            text = _read_text(local) if local is not None and os.path.isfile(local) else None
+            return (text, copy.instruction) if text is not None else None
     return None
 
 
