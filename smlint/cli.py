@@ -109,7 +109,7 @@ def cli():
 @click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
               help="ARG value used when resolving variables; repeatable.")
 @click.option("--context", "context_dir", type=click.Path(exists=True, file_okay=False), default=None,
-              help="Build context: also scan the scripts COPY'd from it (SM131).")
+              help="Build context: also read the scripts COPY'd from it (SM107, SM131).")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Worker processes when linting many files; 0: one per CPU, 1: none.")
 @_common_options
