@@ -282,7 +282,7 @@ def test_zstd_layer_gives_the_same_entries_as_plain_and_gzip(zstd_library):
             scan = walk_layer(source)
             assert (scan.entries, scan.samples, scan.size) == (plain.entries, plain.samples, plain.size)
     assert ("/opt/ml/old.txt", "f", 0o644, 10, "") in plain.entries
-    assert plain.samples["/usr/local/bin/job"] == b"#!/bin/sh" and plain.samples["/etc/passwd"] == ["root"]
+    assert plain.samples["/usr/local/bin/job"] == (b"#!/bin/sh", walker.SCRIPT_EXECS) and plain.samples["/etc/passwd"] == ["root"]
 
 
 def test_zstd_layer_of_several_frames(zstd_library):
@@ -637,3 +637,84 @@ def test_sm221_reads_the_rpmdb_end_to_end(tmp_path, packages, fires):
         assert finding["message"].startswith(f"{RPMDB} lists installed NVIDIA driver package")
         assert code == 1
     assert load_image(archive).cached_layers == 2
+
+
+# --- SM207: a shell script PID 1 runs without exec --------------------------------
+
+NO_EXEC = b"#!/bin/sh\nset -e\ncd /app\npython3 job.py \"$@\"\n"
+
+
+def sm207(tmp_path, files, entrypoint, cmd=None, **config):
+    layer = layer_tar([(path, *rest) for path, *rest in files])
+    runtime = {"Entrypoint": entrypoint, "Env": ["PATH=/usr/local/bin:/bin"], **config}
+    if cmd is not None:
+        runtime["Cmd"] = cmd
+    code, report = check(image(tmp_path, [base_layer(), layer], runtime))
+    return rules_of(report).get("SM207", [])
+
+
+@pytest.mark.parametrize("text, fires", [
+    (NO_EXEC, True),
+    (b"#!/bin/sh\nexec \"$@\"\n", False),
+    (b"#!/usr/bin/env bash\nif [ -n \"$1\" ]; then\n  exec \"$@\"\nelse\n  python3 job.py\nfi\n", False),
+    (b"#!/bin/bash\ntrap 'kill -TERM $child' TERM\npython3 job.py & child=$!\nwait $child\n", False),
+    (b"#!/bin/sh\nexec >/tmp/log 2>&1\npython3 job.py\n", True),
+    (b"#!/usr/bin/python3\nprint(1)\n", False),
+])
+def test_sm207_entrypoint_script(tmp_path, text, fires):
+    found = sm207(tmp_path, [("entrypoint.sh", text, 0o755)], ["/entrypoint.sh"])
+    assert bool(found) == fires, found
+    if fires:
+        assert found[0]["pointer"] == "/entrypoint.sh" and 'exec "$@"' in found[0]["message"]
+
+
+def test_sm207_script_handed_to_a_shell_needs_no_mode_nor_shebang(tmp_path):
+    files = [("start.sh", b"pip install x\npython3 /app/job.py\n")]
+    [finding] = sm207(tmp_path, files, ["bash", "/start.sh"])
+    assert finding["pointer"] == "/start.sh" and finding["data"]["shell"] == "bash"
+    # Relative to WorkingDir, after options; Cmd holding the script.
+    assert sm207(tmp_path, [("app/start.sh", files[0][1])], ["sh", "-e"], ["start.sh"], WorkingDir="/app")
+    assert not sm207(tmp_path, files, ["sh", "-c", "/start.sh"])
+
+
+def test_sm207_wrappers_and_lookup(tmp_path):
+    files = [("usr/local/bin/entrypoint.sh", NO_EXEC, 0o755), ("usr/local/bin/gosu", b"\x7fELF", 0o755),
+             ("usr/local/bin/tini", b"\x7fELF", 0o755), ("entry", "symlink", "/usr/local/bin/entrypoint.sh")]
+    assert not sm207(tmp_path, files, ["tini", "--", "entrypoint.sh"])
+    [behind_gosu] = sm207(tmp_path, files, ["gosu", "worker", "entrypoint.sh"])
+    assert behind_gosu["pointer"] == "/usr/local/bin/entrypoint.sh"
+    [bare] = sm207(tmp_path, files, ["entrypoint.sh"])
+    assert bare["pointer"] == "/usr/local/bin/entrypoint.sh"
+    [linked] = sm207(tmp_path, files, ["/entry"])
+    assert linked["pointer"] == "/usr/local/bin/entrypoint.sh" and "resolved to" in linked["message"]
+
+
+def test_sm207_verdicts_are_bounded_and_cached(tmp_path, cache_home, monkeypatch):
+    line = b"exec 2>&1; echo $(printf '%s' \"$HOME\") | cat\n"  # "exec" in it: the text is parsed
+    big = b"#!/bin/sh\n" + line * ((10 << 20) // len(line))
+    layer = layer_tar([("big.sh", big, 0o755), ("ok.sh", b"#!/bin/sh\nexec true\n", 0o755),
+                       ("usr/local/bin/job", SCRIPT, 0o755), ("plain", b"#!/usr/bin/python3\n", 0o755)])
+    tracemalloc.start()
+    started = time.perf_counter()
+    scan = walk_layer(io.BytesIO(layer))
+    took = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert took < 2 and peak < 8 << 20, (took, peak)  # the whole text would be more than 10 MiB
+    assert scan.samples["/big.sh"] == (b"#!/bin/sh", walker.SCRIPT_UNKNOWN)
+    assert scan.samples["/ok.sh"] == (b"#!/bin/sh", walker.SCRIPT_EXECS)
+    assert scan.samples["/plain"] == b"#!/usr/bin/python3"
+    # Only so many scripts per layer are read.
+    monkeypatch.setattr(walker, "SCRIPTS_PER_LAYER", 1)
+    scan = walk_layer(io.BytesIO(layer))
+    assert scan.samples["/ok.sh"] == (b"#!/bin/sh", walker.SCRIPT_UNKNOWN)
+    # The cache keeps the verdict; view.shebang still gives the line.
+    ref = image(tmp_path, [base_layer(), layer_tar([("entrypoint.sh", NO_EXEC, 0o755)])],
+                {"Entrypoint": ["/entrypoint.sh"]})
+    layout = "oci:" + oci_layout_from_docker_archive(ref.split(":", 1)[1], str(tmp_path / "layout"))
+    assert load_image(layout).cached_layers == 0
+    view = load_image(layout)
+    assert view.cached_layers == 2
+    assert view.script_verdict("/entrypoint.sh") == walker.SCRIPT_NEITHER
+    assert view.shebang("/entrypoint.sh") == b"#!/bin/sh" and view.shebang("/usr/local/bin/job") == b"#!/bin/sh"
+    assert rules_of(check(layout)[1])["SM207"][0]["pointer"] == "/entrypoint.sh"

@@ -1,8 +1,8 @@
 """Per-layer scan results, keyed by the layer's content digest (its diff id).
 
 Layout under `$XDG_CACHE_HOME/smlint` (default `~/.cache/smlint`):
-  layers/v2/sha256/<hex>     marshal of LayerScan.to_plain()
-  save-ids/v2/<hex>          a `docker save` layer directory name -> diff id,
+  layers/v3/sha256/<hex>     marshal of LayerScan.to_plain()
+  save-ids/v3/<hex>          a `docker save` layer directory name -> diff id,
                              so an engine scan can skip cached layers without
                              reading them
 Writes go to a temporary file in the same directory and are renamed into
@@ -18,9 +18,10 @@ import tempfile
 
 from .walker import LayerScan
 
-# Bumped whenever a layer scan records more: v2 added RPM package lists, so
-# layers cached by an older smlint are read again rather than trusted.
-FORMAT = "v2"
+# Bumped whenever a layer scan records more: v2 added RPM package lists, v3
+# shell scripts' exec/trap verdicts, so layers cached by an older smlint are
+# read again rather than trusted.
+FORMAT = "v3"
 _DIGEST = re.compile(r"^(sha256|sha512):([0-9a-f]{32,128})$")
 
 

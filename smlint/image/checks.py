@@ -15,7 +15,9 @@ from ..findings import Problem, Span
 from .. import contract
 from .dockerfile_map import DockerfileMap
 from .view import ImageView, Resolved
-from .walker import DIR, FILE, SYMLINK
+from .walker import DIR, FILE, SCRIPT_NEITHER, SYMLINK, shebang_shell
+from ..dockerfile.facts import INIT_WRAPPERS, skip_wrappers
+from ..dockerfile.shell import program_name
 
 registry = Registry()
 
@@ -184,6 +186,63 @@ def bad_interpreter(subject: ImageSubject):
                     f"{where}: '#!{interpreter} {program}' but {program} is not found on the image's PATH",
                     span=span, pointer=where, data={"shebang": text, "interpreter": program},
                 )
+
+
+def _shell_script(view: ImageView, argv: list[str], start: int) -> tuple[str, str] | None:
+    """(script path, shell) when argv[start:] is `sh [-options] SCRIPT ...`,
+    SCRIPT found as bash finds it: WorkingDir first, then PATH for a bare name."""
+    shell, index = program_name(argv[start]), start + 1
+    if shell == "busybox" and index < len(argv) and argv[index] in SHELLS:
+        shell, index = argv[index], index + 1
+    while index < len(argv) and argv[index][:1] in "-+" and argv[index] != "--":
+        if argv[index][:1] == "-" and "c" in argv[index][1:] and not argv[index].startswith("--"):
+            return None  # `sh -c TEXT`: SM201/SM202's
+        index += 2 if argv[index] in ("-o", "+o", "-O", "+O") else 1
+    index += index < len(argv) and argv[index] == "--"
+    if index >= len(argv) or not argv[index]:
+        return None
+    name, workdir = argv[index], view.config.workdir or "/"
+    directories = [workdir] + ([] if "/" in name else [d or workdir for d in view.search_path])
+    for directory in directories:
+        resolved = view.resolve(posixpath.join(workdir, directory, name))
+        if resolved.entry is not None and resolved.entry.kind == FILE:
+            return resolved.path, shell
+    return None
+
+
+@registry.check("SM207")
+def entrypoint_script_without_exec(subject: ImageSubject):
+    config, view = subject.view.config, subject.view
+    argv = (config.entrypoint or []) + (config.cmd or []) if config.entrypoint else (config.cmd or [])
+    start = skip_wrappers(argv)
+    if start >= len(argv) or not argv[start] or any(program_name(w) in INIT_WRAPPERS for w in argv[:start]):
+        return  # behind an init, the init is PID 1 and forwards the signal
+    field = "config.Entrypoint" if start < len(config.entrypoint or []) else "config.Cmd"
+    if program_name(argv[start]) in SHELLS or program_name(argv[start]) == "busybox":
+        found = _shell_script(view, argv, start)
+        if found is None:
+            return
+        path, shell = found
+        how = f"{argv[start]} {path}"
+    else:
+        resolved = view.resolve_executable(argv[start])
+        if resolved.entry is None or resolved.entry.kind != FILE or not resolved.entry.executable:
+            return  # SM204's
+        path, line = resolved.path, view.shebang(resolved.path)
+        shell = shebang_shell(line.decode("utf-8", "replace")) if line else ""
+        if not shell:
+            return
+        how = _resolved_words(resolved)
+    if view.script_verdict(path) != SCRIPT_NEITHER:
+        return
+    yield Problem(
+        f"{field} runs {how}, a {shell} script that never `exec`s its program and traps neither INT nor TERM: "
+        f"the shell stays PID 1 and StopProcessingJob's SIGINT never reaches the job; end it with "
+        f"`exec \"$@\"` or `exec python3 ...`",
+        span=_command_span(subject, field),
+        pointer=path,
+        data={"script": path, "shell": shell, "field": field},
+    )
 
 
 @registry.check("SM206")

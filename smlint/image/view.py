@@ -164,6 +164,8 @@ class ImageView:
                 e.g. `view.has_file_matching("libcudart.so*")`
     find(predicate)           entries for which predicate(entry) is true
     shebang(p)  the `#!` line (bytes, CR kept) of an executable file, or None
+    script_verdict(p)  whether shell script p execs a program or traps
+                INT/TERM (walker.SCRIPT_*), None for other files
     users       names in /etc/passwd (None if the image has none)
     installed_packages  {database path: [package names]} from dpkg, apk and
                 RPM sqlite databases (rpmdb.sqlite)
@@ -205,7 +207,15 @@ class ImageView:
 
     def shebang(self, path: str) -> bytes | None:
         value = self.sample(path)
+        if isinstance(value, tuple):  # a shell script: (line, verdict)
+            value = value[0]
         return value if isinstance(value, bytes) else None
+
+    def script_verdict(self, path: str) -> str | None:
+        """For a shell script (a shell `#!` line, or a name ending in .sh):
+        walker.SCRIPT_EXECS, SCRIPT_TRAPS, SCRIPT_NEITHER or SCRIPT_UNKNOWN."""
+        value = self.sample(path)
+        return value[1] if isinstance(value, tuple) else None
 
     @property
     def users(self) -> list[str] | None:

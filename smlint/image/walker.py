@@ -39,6 +39,13 @@ APK_INSTALLED = "/lib/apk/db/installed"
 RPMDB_SQLITE = ("/var/lib/rpm/rpmdb.sqlite", "/usr/lib/sysimage/rpm/rpmdb.sqlite")
 
 SHEBANG_BYTES = 256
+# Shell scripts: whether the text runs `exec PROGRAM` or traps INT/TERM (SM207).
+# Bounds per layer: at most SCRIPTS_PER_LAYER scripts and SCRIPT_LAYER_BYTES
+# read for them, each at most SCRIPT_BYTES; past them the verdict is unknown.
+SCRIPT_EXECS, SCRIPT_TRAPS, SCRIPT_NEITHER, SCRIPT_UNKNOWN = "exec", "trap", "none", "?"
+SCRIPT_BYTES = 64 << 10
+SCRIPTS_PER_LAYER = 256
+SCRIPT_LAYER_BYTES = 4 << 20
 _SAMPLE_LIMITS = {PASSWD: 4 << 20, DPKG_STATUS: 256 << 20, APK_INSTALLED: 64 << 20}
 _STATUS_D_LIMIT = 1 << 20
 _RPMDB_LIMIT = 256 << 20  # each of rpmdb.sqlite and its -wal; a large image's is 10-60 MB
@@ -63,7 +70,10 @@ class LayerScan:
 
     entries: (path, kind, mode, size, link) tuples in tar order; `link` is a
     symlink's target text or a hard link's (normalised) target path.
-    samples: path -> value: the `#!` line (bytes) of an executable file, or
+    samples: path -> value: the `#!` line (bytes) of an executable file; for
+    a shell script (a shell `#!` line, or a name ending in `.sh`) the tuple
+    (`#!` line or None, verdict), the verdict one of SCRIPT_EXECS,
+    SCRIPT_TRAPS, SCRIPT_NEITHER, SCRIPT_UNKNOWN (see `_script_verdict`); or
     the user / package names parsed from /etc/passwd and package databases.
     size: bytes of the uncompressed layer tar (what `docker images` adds up).
     """
@@ -428,13 +438,14 @@ def walk_layer(raw: BinaryIO, progress: Callable[[int], None] | None = None) -> 
         raise LayerError(f"not a tar archive ({error})") from None
     scan = LayerScan()
     rpmdbs = _RpmDatabases()
+    budget = _ScriptBudget()
     try:
         while True:
             member = tar.next()
             if member is None:
                 break
             tar.members.clear()  # tarfile keeps every header otherwise
-            _record(tar, member, scan, rpmdbs)
+            _record(tar, member, scan, rpmdbs, budget)
             if len(scan.entries) > MAX_ENTRIES:
                 raise LayerError(f"more than {MAX_ENTRIES:,} entries in one layer")
             if progress:
@@ -450,7 +461,8 @@ def walk_layer(raw: BinaryIO, progress: Callable[[int], None] | None = None) -> 
     return scan
 
 
-def _record(tar: tarfile.TarFile, member: tarfile.TarInfo, scan: LayerScan, rpmdbs: "_RpmDatabases") -> None:
+def _record(tar: tarfile.TarFile, member: tarfile.TarInfo, scan: LayerScan, rpmdbs: "_RpmDatabases",
+            budget: "_ScriptBudget") -> None:
     path = normalise(member.name)
     directory, _, base = path.rpartition("/")
     directory = directory or "/"
@@ -466,7 +478,7 @@ def _record(tar: tarfile.TarFile, member: tarfile.TarInfo, scan: LayerScan, rpmd
         if path in _RPMDB_FILES:
             rpmdbs.copy(tar, member, *_RPMDB_FILES[path])
         else:
-            _sample(tar, member, path, mode, scan)
+            _sample(tar, member, path, mode, scan, budget)
     elif member.isdir():
         scan.entries.append((path, DIR, mode, 0, ""))
     elif member.issym():
@@ -485,7 +497,8 @@ def _join(directory: str, name: str) -> str:
     return directory.rstrip("/") + "/" + name
 
 
-def _sample(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, mode: int, scan: LayerScan) -> None:
+def _sample(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, mode: int, scan: LayerScan,
+            budget: "_ScriptBudget") -> None:
     """Read the few contents rules need; every read is bounded."""
     if path == PASSWD:
         scan.samples[path] = _passwd_names(_read(tar, member, _SAMPLE_LIMITS[PASSWD]))
@@ -495,10 +508,55 @@ def _sample(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, mode: int,
         scan.samples[path] = _dpkg_installed(_lines(tar, member, _STATUS_D_LIMIT), status_required=False)
     elif path == APK_INSTALLED:
         scan.samples[path] = _apk_installed(_lines(tar, member, _SAMPLE_LIMITS[APK_INSTALLED]))
-    elif mode & 0o111 and member.size >= 2:
-        head = _read(tar, member, SHEBANG_BYTES)
-        if head.startswith(b"#!"):
-            scan.samples[path] = head.split(b"\n", 1)[0]
+    elif path.endswith(".sh") or (mode & 0o111 and member.size >= 2):
+        handle = tar.extractfile(member)
+        head = handle.read(min(SHEBANG_BYTES, member.size)) if handle else b""
+        line = head.split(b"\n", 1)[0] if head.startswith(b"#!") else None
+        if line is not None and not path.endswith(".sh") and not shebang_shell(line.decode("utf-8", "replace")):
+            scan.samples[path] = line
+        elif line is not None or path.endswith(".sh"):
+            scan.samples[path] = (line, budget.verdict(head, handle, member.size))
+
+
+class _ScriptBudget:
+    """Bounds the script text one layer reads and parses (SM207)."""
+
+    def __init__(self) -> None:
+        self.scripts, self.bytes = SCRIPTS_PER_LAYER, SCRIPT_LAYER_BYTES
+
+    def verdict(self, head: bytes, handle, size: int) -> str:
+        if self.scripts <= 0 or self.bytes <= 0 or handle is None:
+            return SCRIPT_UNKNOWN
+        wanted = min(size, SCRIPT_BYTES, self.bytes)
+        data = head + handle.read(max(0, wanted - len(head)))
+        self.scripts -= 1
+        self.bytes -= len(data)
+        return _script_verdict(data.decode("utf-8", "replace"), complete=len(data) >= size)
+
+
+def shebang_shell(line: str) -> str:
+    """The shell a `#!` line names (`#!/bin/sh`, `#!/usr/bin/env bash`), or ""."""
+    from ..dockerfile.facts import _shebang_shell  # the parser is loaded only when a script is met
+
+    return _shebang_shell(line)
+
+
+def _script_verdict(text: str, complete: bool) -> str:
+    """SCRIPT_EXECS when some command is `exec PROGRAM` (a branch counts; a bare
+    `exec >log` does not), SCRIPT_TRAPS when it traps INT or TERM, else
+    SCRIPT_NEITHER; SCRIPT_UNKNOWN for a cut text that shows neither."""
+    if not complete:
+        text = text[: text.rfind("\n") + 1]  # a cut line could read as `exec 2`
+    if "exec" in text or "trap" in text:  # neither word: no need to parse
+        from ..dockerfile.checks import _execs_a_program, _handles_signals
+        from ..dockerfile.shell import parse_script
+
+        commands = parse_script(text)
+        if any(_execs_a_program(c) for c in commands):
+            return SCRIPT_EXECS
+        if _handles_signals(commands):
+            return SCRIPT_TRAPS
+    return SCRIPT_NEITHER if complete else SCRIPT_UNKNOWN
 
 
 def _read(tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int) -> bytes:
