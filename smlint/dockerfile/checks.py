@@ -15,6 +15,7 @@ from .facts import (
     absolute,
     command_cwds,
     argument_words,
+    context_path,
     expanded_words,
     installed_packages,
     pid1_script_file,
@@ -24,7 +25,15 @@ from .facts import (
 )
 from .model import env_pairs
 from .parser import Instruction, shell_words
-from .shell import SimpleCommand, parse_script, program_name, shell_c_script, top_level
+from .shell import (
+    SimpleCommand,
+    execs_a_program,
+    handles_signals,
+    parse_script,
+    program_name,
+    shell_c_script,
+    top_level,
+)
 
 registry = Registry()
 
@@ -134,7 +143,7 @@ def shell_wrapper_without_exec(subject: Subject) -> Iterator[Problem]:
     if script is None or not script.shell_is_pid1 or script.instruction.exec_args is None:
         return
     commands = top_level(subject.pid1_commands)
-    if not commands or _handles_signals(commands):
+    if not commands or handles_signals(commands):
         return
     last = commands[-1]
     if last.words and last.words[0] == "exec":
@@ -149,17 +158,13 @@ def shell_wrapper_without_exec(subject: Subject) -> Iterator[Problem]:
     )
 
 
-def _handles_signals(commands: list[SimpleCommand]) -> bool:
-    return any(c.name == "trap" and any(re.fullmatch(r"(SIG)?(INT|TERM|2|15)", a) for a in c.args) for c in commands)
-
-
 @registry.check("SM107")
 def entrypoint_script_without_exec(subject: Subject) -> Iterator[Problem]:
     script = pid1_script_file(subject)
     if script is None:
         return
     commands = parse_script(script.text)
-    if not commands or _handles_signals(commands) or any(_execs_a_program(c) for c in commands):
+    if not commands or handles_signals(commands) or any(execs_a_program(c) for c in commands):
         return
     yield Problem(
         f"{script.run_by.keyword} runs {script.path}, a {script.shell} script that never `exec`s its program "
@@ -168,20 +173,6 @@ def entrypoint_script_without_exec(subject: Subject) -> Iterator[Problem]:
         span_of(script.run_by),
         data={"script": script.path, "copied_on_line": script.copied_by.line},
     )
-
-
-# Words that may stand before a command on its line: `then exec x`, `a) exec y`.
-_LEADERS = frozenset({"then", "else", "do", "{", "!", "time"})
-
-
-def _execs_a_program(command: SimpleCommand) -> bool:
-    """`exec PROGRAM ...` anywhere in the script (a branch counts); a bare
-    `exec >log` only redirects."""
-    words = command.words
-    position = 0
-    while position < len(words) and (words[position] in _LEADERS or words[position].endswith(")")):
-        position += 1
-    return words[position : position + 1] == ["exec"] and len(words) > position + 1
 
 
 _SETUP_COMMANDS = frozenset(
@@ -473,26 +464,24 @@ def hostname_from_etc(subject: Subject) -> Iterator[Problem]:
 
 def _context_scripts_reading_hosts(subject: Subject, advice: str) -> Iterator[Problem]:
     root = os.path.realpath(subject.context_dir)
-    for step in subject.chain_steps:
-        instruction = step.instruction
-        if instruction.keyword not in ("COPY", "ADD") or instruction.flag("from") is not None:
-            continue
-        words = argument_words(instruction)
-        for source in words[:-1]:
-            for path in _context_files(root, step.expand(source)):
+    for copy in reversed(subject.copies):  # in file order
+        for source, heredoc in copy.sources:
+            if heredoc is not None:
+                continue
+            for path in _context_files(context_path(root, source)):
                 match = _scan_file(path)
                 if match:
                     relative = os.path.relpath(path, root)
                     yield Problem(
-                        f"{relative} (copied by this {instruction.keyword}) uses {match!r}: {advice}",
-                        span_of(instruction),
+                        f"{relative} (copied by this {copy.instruction.keyword}) uses {match!r}: {advice}",
+                        span_of(copy.instruction),
                         data={"file": relative},
                     )
 
 
-def _context_files(root: str, source: str) -> Iterator[str]:
-    path = os.path.realpath(os.path.join(root, source.lstrip("/")))
-    if not (path == root or path.startswith(root + os.sep)):
+def _context_files(path: str | None) -> Iterator[str]:
+    """The file, or the files under the folder, a COPY source names in the context."""
+    if path is None:
         return
     if os.path.isfile(path):
         yield path

@@ -12,7 +12,7 @@ from typing import Iterator
 from ..findings import Span
 from .model import Dockerfile, Stage, Step, expand
 from .parser import Heredoc, Instruction, shell_words
-from .shell import SHELLS, SimpleCommand, parse_script, program_name, shell_c_script, strip_wrappers
+from .shell import SHELLS, SimpleCommand, parse_script, program_name, shebang_shell, shell_c_script, strip_wrappers
 
 # Programs that start the real command and pass signals/exit codes through.
 INIT_WRAPPERS = frozenset({"tini", "tini-static", "dumb-init", "catatonit", "docker-init", "s6-svscan"})
@@ -187,7 +187,7 @@ def pid1_script_file(subject: Subject) -> Pid1ScriptFile | None:
         if found is None:
             continue
         text, copied_by = found
-        interpreter = shell or _shebang_shell(text)
+        interpreter = shell or shebang_shell(text)
         owner = _owner(owners, start)
         if not interpreter or owner is None:
             return None
@@ -206,17 +206,6 @@ def _candidates(program: str, workdir: str, search_path: str, by_shell: bool) ->
         directories.extend([entry] if entry else DEFAULT_PATH.split(":"))
     found = [absolute(directory, workdir) + "/" + program for directory in directories]
     return [absolute(program, workdir)] + found if by_shell else found
-
-
-def _shebang_shell(text: str) -> str:
-    """The shell of a `#!/bin/sh` or `#!/usr/bin/env bash` line; "" otherwise."""
-    if not text.startswith("#!"):
-        return ""
-    words = text[2:].split("\n", 1)[0].split()
-    if words and program_name(words[0]) == "env":
-        words = [w for w in words[1:] if not w.startswith("-")]
-    name = program_name(words[0]) if words else ""
-    return name if name in SHELLS else ""
 
 
 @dataclass(frozen=True)
@@ -252,7 +241,7 @@ def _copied_text(subject: Subject, path: str) -> tuple[str, Instruction] | None:
     for copy in subject.copies:
         inside = path.startswith(copy.target.rstrip("/") + "/")
         for source, heredoc in copy.sources:
-            local = None if heredoc else _context_path(subject.context_dir, source)
+            local = None if heredoc else context_path(subject.context_dir, source)
             if local is not None and inside and os.path.isdir(local):  # COPY dir/ /dest/ copies what dir holds
                 local = os.path.join(local, path[len(copy.target.rstrip("/")) + 1 :])
                 if not os.path.isfile(local):
@@ -267,7 +256,7 @@ def _copied_text(subject: Subject, path: str) -> tuple[str, Instruction] | None:
     return None
 
 
-def _context_path(context_dir: str | None, source: str) -> str | None:
+def context_path(context_dir: str | None, source: str) -> str | None:
     """The build-context file or folder a COPY source names (None outside it)."""
     if not context_dir:
         return None

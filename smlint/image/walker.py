@@ -536,9 +536,9 @@ class _ScriptBudget:
 
 def shebang_shell(line: str) -> str:
     """The shell a `#!` line names (`#!/bin/sh`, `#!/usr/bin/env bash`), or ""."""
-    from ..dockerfile.facts import _shebang_shell  # the parser is loaded only when a script is met
+    from ..dockerfile.shell import shebang_shell as read  # loaded only when a script is met
 
-    return _shebang_shell(line)
+    return read(line)
 
 
 def _script_verdict(text: str, complete: bool) -> str:
@@ -548,13 +548,12 @@ def _script_verdict(text: str, complete: bool) -> str:
     if not complete:
         text = text[: text.rfind("\n") + 1]  # a cut line could read as `exec 2`
     if "exec" in text or "trap" in text:  # neither word: no need to parse
-        from ..dockerfile.checks import _execs_a_program, _handles_signals
-        from ..dockerfile.shell import parse_script
+        from ..dockerfile.shell import execs_a_program, handles_signals, parse_script
 
         commands = parse_script(text)
-        if any(_execs_a_program(c) for c in commands):
+        if any(execs_a_program(c) for c in commands):
             return SCRIPT_EXECS
-        if _handles_signals(commands):
+        if handles_signals(commands):
             return SCRIPT_TRAPS
     return SCRIPT_NEITHER if complete else SCRIPT_UNKNOWN
 
