@@ -1,5 +1,7 @@
 """smlint's parser against BuildKit's own (PyPI `dockerfile`, test-only):
-same instruction spans, same exec/shell decision, same heredoc bodies."""
+same instruction spans, same exec/shell decision, same leading flags, same
+heredoc names and raw bodies (BuildKit's parser keeps the tabs of a `<<-`
+body; the build strips them, and smlint's rules read `Heredoc.text`)."""
 import glob
 import os
 
@@ -23,7 +25,7 @@ def buildkit_view(text):
     view = []
     for c in commands:
         heredocs = tuple((h.name, h.content) for h in c.heredocs)
-        view.append((c.cmd.upper(), c.start_line, c.end_line, c.json, c.value if c.json else None, heredocs))
+        view.append((c.cmd.upper(), c.start_line, c.end_line, c.json, c.value if c.json else None, heredocs, c.flags))
     return view
 
 
@@ -33,7 +35,8 @@ def smlint_view(text):
         heredocs = tuple((h.name, h.body) for h in i.heredocs)
         exec_args = i.exec_args if i.keyword != "HEALTHCHECK" else None
         is_json = exec_args is not None
-        view.append((i.keyword, i.line, i.end_line, is_json, exec_args, heredocs))
+        flags = tuple("--" + name + ("" if value is None else "=" + value) for name, value in i.flags)
+        view.append((i.keyword, i.line, i.end_line, is_json, exec_args, heredocs, flags))
     return view
 
 
@@ -44,7 +47,7 @@ def assert_same(text):
     # BuildKit decides JSON for HEALTHCHECK/ONBUILD sub-commands too; smlint
     # models neither (no rule reads them), so compare those by span only.
     got = smlint_view(text)
-    trimmed = [e if e[0] not in ("HEALTHCHECK", "ONBUILD") else e[:3] + (False, None, e[5]) for e in expected]
+    trimmed = [e if e[0] not in ("HEALTHCHECK", "ONBUILD") else e[:3] + (False, None) + e[5:] for e in expected]
     assert got == trimmed, text
     return True
 
@@ -81,6 +84,33 @@ TRICKY = [
     "FROM a\nENTRYPOINT [\"a\"] extra\n",
     "FROM a\nCMD [ \"spaced\" , \"args\" ]\n",
     "FROM a\nLABEL a=\"b \\\n c\"\n",
+    # Flags come off every instruction before BuildKit decides exec or shell form.
+    'FROM a\nCMD --doit -- [ "a" ]\n',
+    "FROM a\nCMD --doit\n",
+    'FROM a\nENTRYPOINT --x=1 --y ["a", "b"]\n',
+    'FROM a\nRUN --a="x y" --b=c\\ d -- --e echo\n',
+    "FROM a\nRUN --mount=type=cache,target=/root/.cache --network=none pip install x\n",
+    "FROM a\nCOPY --from=build --chown=1000:1000 --chmod=755 --link /a /b\n",
+    "FROM a\nCOPY --exclude=*.pyc --exclude='a b' . /app\n",
+    "FROM a\nHEALTHCHECK --interval=30s --retries=3 CMD [\"curl\", \"-f\", \"http://localhost/\"]\n",
+    "FROM a\nUSER --Platform=x app\n",
+    "FROM a\nRUN --mount=x\n",
+    "FROM a\nCMD -- --",
+    "FROM a\nCMD --'quoted flag'=1 [\"a\"]\n",
+    # Every heredoc form BuildKit accepts.
+    "FROM a\nCOPY <<-\\EOT /app/entrypoint.sh\n\t#!/bin/sh\n\texec python3 job.py\n\tEOT\n",
+    "FROM a\nRUN <<\\EOF\necho $HOME\nEOF\n",
+    "FROM a\nRUN <<'EOF'\necho $HOME\nEOF\n",
+    "FROM a\nRUN <<-'EOF'\n\techo $HOME\n\t\tEOF\n",
+    "FROM a\nRUN <<-\"EOF\"\n\techo\nEOF\n",
+    "FROM a\nRUN <<E\"O\"F\nx\nEOF\n",
+    "FROM a\nRUN <<\"E F\"\nx\nE F\n",
+    "FROM a\nRUN 3<<EOF cat /dev/fd/3\nx\nEOF\n",
+    "FROM a\nCOPY <<A <<-\\B <<'C' /d/\na\nA\n\tb\n\tB\nc\nC\n",
+    "FROM a\nRUN --mount=type=secret,id=t <<EOF bash\nset -e\nEOF\n",
+    "FROM a\nRUN cat << EOF\n",  # a blank after << : no heredoc
+    "FROM a\nRUN echo \"<<EOF\"\n",  # quoted: no heredoc
+    "FROM a\nRUN <<EOF\n\tx\n\tEOF\nEOF\n",  # without - a tabbed terminator is body text
 ]
 
 
@@ -97,6 +127,8 @@ def test_corpus_matches_buildkit():
 
 _word = st.sampled_from(["a", "b", "/opt/ml", "${X}", "$Y", '"q w"', "'s q'", "x\\ y", "&&", "|", ";", "#x", "[", "]"])
 _arg_line = st.lists(_word, min_size=0, max_size=5).map(" ".join)
+_flag = st.sampled_from(["--link", "--from=b", "--x='a b'", '--y="c"', "--z=a\\ b", "--", "--mount=type=cache,target=/c"])
+_flags = st.lists(_flag, max_size=3).map(lambda flags: "".join(f + " " for f in flags))
 _keyword = st.sampled_from(["RUN", "run", "CMD", "ENTRYPOINT", "COPY", "ENV", "WORKDIR", "LABEL", "ADD", "SHELL"])
 
 
@@ -116,16 +148,18 @@ def instruction(draw):
     if kind == "heredoc" and keyword.upper() in ("RUN", "COPY", "ADD"):
         name = draw(st.sampled_from(["EOF", "END", "X1"]))
         dash = draw(st.sampled_from(["", "-"]))
-        quote = draw(st.sampled_from(["", '"', "'"]))
+        quote = draw(st.sampled_from(["", '"', "'", "\\"]))
+        marker = "\\" + name if quote == "\\" else quote + name + quote
         body = draw(st.lists(_arg_line, max_size=3))
-        tab = "\t" if dash else ""
+        tab = draw(st.sampled_from(["\t", "\t\t"])) if dash else ""
         dest = " /dst/" if keyword.upper() != "RUN" else ""
-        return f"{keyword} <<{dash}{quote}{name}{quote}{dest}\n" + "".join(tab + b + "\n" for b in body) + tab + name
+        flags = draw(_flags)
+        return f"{keyword} {flags}<<{dash}{marker}{dest}\n" + "".join(tab + b + "\n" for b in body) + tab + name
     if kind == "comment":
         return "# " + draw(_arg_line)
     if kind == "blank":
         return draw(st.sampled_from(["", "   ", "\t"]))
-    return f"{keyword} {draw(_arg_line)}"
+    return f"{keyword} {draw(_flags)}{draw(_arg_line)}"
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -250,7 +250,7 @@ def _copied_text(subject: Subject, path: str) -> tuple[str, Instruction] | None:
                 continue
             # This COPY wins; its text is known from a heredoc or the build context only.
             if heredoc is not None:
-                return heredoc.body, copy.instruction
+                return heredoc.text, copy.instruction
             text = _read_text(local) if local is not None and os.path.isfile(local) else None
             return (text, copy.instruction) if text is not None else None
     return None
@@ -297,7 +297,7 @@ def run_script_text(step: Step) -> str:
         return text
     words = [w for w in text.split() if not re.match(r"^\d*<<", w)]
     program = program_name(strip_wrappers(words)[0]) if strip_wrappers(words) else ""
-    bodies = "\n".join(h.body for h in instruction.heredocs)
+    bodies = "\n".join(h.text for h in instruction.heredocs)
     if not words:
         return bodies  # RUN <<EOF: the body is the script
     if program in SHELLS:

@@ -2,8 +2,9 @@
 
 Handles parser directives (`# escape=`), a UTF-8 BOM, CRLF, line
 continuations (with comment and blank lines inside them), heredocs for RUN,
-COPY and ADD (`<<EOF`, `<<-EOF`, quoted terminators, several per line),
-lowercase keywords, leading builder flags (`--platform=...`), and the
+COPY and ADD (`<<EOF`, `<<-EOF`, `<<'EOF'`, `<<"EOF"`, `<<\\EOF`, `<<-\\EOF`,
+several per line), lowercase keywords, leading `--flag` words (taken off
+every instruction first, as BuildKit does; SM143 judges them), and the
 exec-form decision (the arguments parse as a JSON array of strings).
 
 `dockerfile-parse` does none of heredocs, columns or exec form, and BuildKit's
@@ -26,11 +27,11 @@ HEREDOC_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
 JSON_INSTRUCTIONS = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "VOLUME", "ADD", "COPY"})
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
-_HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)(.+)$")
+_HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)\s*([^<]*)$")
 _JSON = json.JSONDecoder()
 _BLANK = re.compile(r"[ \t]")
 _WORD_BREAK = re.compile(r"[ \t\n]+")
-_FLAG = re.compile(r"--([a-zA-Z][a-zA-Z0-9-]*)(?:=(\S*))?")
+_LEADING_TABS = re.compile(r"^\t+", re.M)
 
 
 class DockerfileError(ValueError):
@@ -44,17 +45,26 @@ class DockerfileError(ValueError):
 @dataclass(frozen=True)
 class Heredoc:
     name: str
-    body: str
-    # Quoted terminators (<<"EOF") disable variable expansion in the body.
+    body: str  # as written: BuildKit's parser keeps the tabs of a <<- body
+    # BuildKit's rule: a quoted terminator (<<"EOF", <<'EOF') disables variable
+    # expansion in the body; a backslash (<<\EOF) does not count as quoting.
     expand: bool
     start_line: int  # first body line
     end_line: int  # the terminator line
+    chomp: bool = False  # <<-: leading tabs are stripped from each line at build time
+
+    @property
+    def text(self) -> str:
+        """The body as the build uses it (leading tabs stripped for <<-); what rules read."""
+        return _LEADING_TABS.sub("", self.body) if self.chomp else self.body
 
 
 @dataclass(frozen=True)
 class Instruction:
     keyword: str  # upper case
     args: str  # after the keyword and flags, continuations joined
+    # Leading `--name[=value]` words, quotes and escapes removed, names as
+    # written (BuildKit matches them case-sensitively); None: no `=`.
     flags: tuple[tuple[str, str | None], ...]
     line: int  # 1-based first line
     end_line: int  # last line, heredoc bodies included
@@ -145,10 +155,10 @@ def parse(text: str) -> ParsedDockerfile:
         logical = "".join(pieces)
         keyword_text, _, rest = _split_keyword(logical)
         keyword = keyword_text.upper()
-        flags, args = _extract_flags(rest)
+        flags, args = extract_flags(rest, escape)
         heredocs: list[Heredoc] = []
         if keyword in HEREDOC_INSTRUCTIONS and "<<" in args:
-            for name, chomp, expand in heredoc_markers(args, escape):
+            for name, chomp, expand in heredoc_markers(args):
                 body, terminated = [], False
                 body_start = index + 1
                 while index < total:
@@ -160,7 +170,7 @@ def parse(text: str) -> ParsedDockerfile:
                     body.append(candidate)
                 if not terminated:
                     raise DockerfileError(f"line {start_line}: unterminated heredoc <<{name}", start_line)
-                heredocs.append(Heredoc(name, "".join(b + "\n" for b in body), expand, body_start, index))
+                heredocs.append(Heredoc(name, "".join(b + "\n" for b in body), expand, body_start, index, chomp))
                 end_line, last_text = index, lines[index - 1]
         result.instructions.append(
             Instruction(
@@ -205,19 +215,50 @@ def _split_keyword(logical: str) -> tuple[str, str, str]:
     return text[: match.start()], " ", text[match.start() :].strip(" \t")
 
 
-def _extract_flags(rest: str) -> tuple[tuple[tuple[str, str | None], ...], str]:
-    """Leading `--name=value` words, as BuildKit takes them for every instruction."""
-    flags = []
-    position = 0
-    while rest.startswith("--", position):
-        match = _FLAG.match(rest, position)
-        if not match or (match.end() < len(rest) and rest[match.end()] not in " \t"):
-            break
-        flags.append((match.group(1).lower(), match.group(2)))
-        position = match.end()
-        while position < len(rest) and rest[position] in " \t":
+def extract_flags(rest: str, escape: str = "\\") -> tuple[tuple[tuple[str, str | None], ...], str]:
+    """Take leading `--flag` words off, as BuildKit's parser does for every
+    instruction before it looks at the arguments: quotes and the escape
+    character work inside a flag word, and a lone `--` ends the flags."""
+    words: list[str] = []
+    position, length = 0, len(rest)
+    while True:
+        while position < length and rest[position].isspace():
             position += 1
-    return tuple(flags), rest[position:]
+        if not rest.startswith("--", position):
+            break
+        word, position = _flag_word(rest, position, escape)
+        if word == "--":
+            break
+        if word:
+            words.append(word)
+    flags = []
+    for word in words:
+        name, sep, value = word[2:].partition("=")
+        flags.append((name, value if sep else None))
+    return tuple(flags), rest[position:].strip()
+
+
+def _flag_word(text: str, position: int, escape: str) -> tuple[str, int]:
+    """One blank-delimited word from `position`: (the word unquoted, the end)."""
+    word: list[str] = []
+    quote = ""
+    length = len(text)
+    while position < length:
+        char = text[position]
+        if not quote and char.isspace():
+            break
+        if quote and char == quote:
+            quote = ""
+        elif not quote and char in "'\"":
+            quote = char
+        elif char == escape:
+            if position + 1 < length:
+                position += 1
+                word.append(text[position])
+        else:
+            word.append(char)
+        position += 1
+    return "".join(word), position
 
 
 def _exec_form(args: str) -> tuple[str, ...] | None:
@@ -233,19 +274,36 @@ def _exec_form(args: str) -> tuple[str, ...] | None:
     return None
 
 
-def heredoc_markers(args: str, escape: str = "\\") -> list[tuple[str, bool, bool]]:
-    """(name, strip-leading-tabs, expand) of each `<<NAME` word, in order."""
+def heredoc_markers(args: str) -> list[tuple[str, bool, bool]]:
+    """(name, strip-leading-tabs, expand) of each `<<NAME` word, in order.
+
+    As BuildKit reads them: the line's words with quotes and escapes kept
+    (the escape is always a backslash here, whatever `# escape=` says), each
+    matched against `[fd]<<[-]NAME`; the name is then unquoted (`<<'EOF'`,
+    `<<"EOF"`, `<<\\EOF`, `<<E"O"F` all name EOF)."""
     markers = []
-    for word in shell_words(args, escape, keep_quotes=True):
+    for word in shell_words(args, "\\", keep_quotes=True):
         match = _HEREDOC_WORD.match(word)
-        if not match:
+        if not match or not match.group(3):
             continue
-        chomp, name = match.group(2) == "-", match.group(3)
-        quoted = any(q in name for q in "'\"")
-        name = name.replace("'", "").replace('"', "")
-        if name:
-            markers.append((name, chomp, not quoted))
+        names = shell_words(match.group(3), "\\")
+        if len(names) != 1:
+            continue
+        markers.append((names[0], match.group(2) == "-", not _has_quoting(match.group(3))))
     return markers
+
+
+def _has_quoting(word: str) -> bool:
+    """Whether a quote character in `word` quotes (is not escaped)."""
+    position = 0
+    while position < len(word):
+        if word[position] == "\\":
+            position += 2
+            continue
+        if word[position] in "'\"":
+            return True
+        position += 1
+    return False
 
 
 def shell_words(text: str, escape: str = "\\", keep_quotes: bool = False) -> list[str]:
