@@ -73,3 +73,21 @@ def gpu_hidden_reasons(env: dict[str, str]) -> list[tuple[str, str]]:
         reasons.append(("NVIDIA_DRIVER_CAPABILITIES",
                         f"is {capabilities!r}, without compute or all: CUDA cannot use the GPU"))
     return reasons
+
+
+def runs_as_root(user: str, uids: dict[str, int] | None = None) -> bool | None:
+    """Whether a USER / config User value runs the job as uid 0, whatever the
+    group (`0:1000`, `root:staff`): output directories are created root-owned
+    before the job starts (contract section 3), so only root can write them.
+    Empty means root. A name other than `root` is looked up in `uids` (the
+    image's /etc/passwd); without them it counts as not root. None: a name
+    `uids` does not hold (unknown)."""
+    name = user.split(":", 1)[0].strip()
+    if not name or name == "root":
+        return True
+    if name.isdigit():
+        return int(name) == 0
+    if uids is None:
+        return False
+    uid = uids.get(name)
+    return None if uid is None else uid == 0

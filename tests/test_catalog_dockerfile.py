@@ -14,7 +14,7 @@ def _cases(heading):
 
 
 def test_every_dockerfile_rule_has_examples():
-    assert len(DOCKERFILE_RULES) == 21
+    assert len(DOCKERFILE_RULES) == 23
     for doc in DOCKERFILE_RULES:
         assert any(lang == "dockerfile" for lang, _ in doc.examples("Example")), doc.id
         assert any(lang == "dockerfile" for lang, _ in doc.examples("Use instead")), doc.id

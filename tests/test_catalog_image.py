@@ -37,7 +37,7 @@ CASES = [
 def test_every_image_rule_has_failing_and_passing_examples():
     ids = {doc.id for doc in IMAGE_RULES}
     assert ids == {"SM201", "SM202", "SM203", "SM204", "SM205", "SM206", "SM207", "SM210", "SM220", "SM221", "SM222",
-                   "SM231", "SM240", "SM241"}
+                   "SM231", "SM240", "SM241", "SM242"}
     for doc in IMAGE_RULES:
         assert doc.examples("Example") and doc.examples("Use instead"), doc.id
 

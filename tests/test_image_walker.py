@@ -282,7 +282,7 @@ def test_zstd_layer_gives_the_same_entries_as_plain_and_gzip(zstd_library):
             scan = walk_layer(source)
             assert (scan.entries, scan.samples, scan.size) == (plain.entries, plain.samples, plain.size)
     assert ("/opt/ml/old.txt", "f", 0o644, 10, "") in plain.entries
-    assert plain.samples["/usr/local/bin/job"] == (b"#!/bin/sh", walker.SCRIPT_EXECS) and plain.samples["/etc/passwd"] == ["root"]
+    assert plain.samples["/usr/local/bin/job"] == (b"#!/bin/sh", walker.SCRIPT_EXECS) and plain.samples["/etc/passwd"] == [["root", 0]]
 
 
 def test_zstd_layer_of_several_frames(zstd_library):

@@ -3,7 +3,6 @@ yielding `Problem`s; documentation and examples are in rules/SM1xx.md."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from typing import Iterator
 
@@ -15,7 +14,6 @@ from .facts import (
     absolute,
     command_cwds,
     argument_words,
-    context_path,
     expanded_words,
     installed_packages,
     pid1_script_file,
@@ -31,7 +29,6 @@ from .shell import (
     handles_signals,
     parse_script,
     program_name,
-    shell_c_script,
     top_level,
 )
 
@@ -421,91 +418,6 @@ def non_amd64_platform(subject: Subject) -> Iterator[Problem]:
         return  # the nearest explicit platform decides
 
 
-_HOST_FILES = re.compile(r"/etc/host(name|s)\b")
-
-
-def _reads_host_identity(commands: list[SimpleCommand]) -> str | None:
-    for command in commands:
-        if command.name == "hostname" and not [a for a in command.args if not a.startswith("-")]:
-            return "calls `hostname`"
-        match = _HOST_FILES.search(" ".join(command.words[1:]))  # the pattern has no blank: per word
-        if match:
-            return f"reads {match.group(0)}"
-        for operator, target in command.redirects:
-            if operator == "<" and _HOST_FILES.search(target):
-                return f"reads {target}"
-    return None
-
-
-_SCRIPT_HOST = re.compile(r"/etc/host(?:name|s)\b|gethostname\s*\(|\$\(\s*hostname\s*\)|`hostname`")
-
-
-@registry.check("SM131")
-def hostname_from_etc(subject: Subject) -> Iterator[Problem]:
-    advice = ("host names there may be wrong on Processing; read /opt/ml/config/resourceconfig.json "
-              "(current_host, hosts) instead")
-    for script in subject.scripts:
-        reason = _reads_host_identity(script.commands)
-        if reason:
-            yield Problem(f"RUN {reason}: {advice}", span_of(script.step.instruction))
-    config = subject.final.config
-    for instruction in (config.entrypoint, config.cmd):
-        if instruction is None:
-            continue
-        argv = list(instruction.exec_args) if instruction.exec_args is not None else ["sh", "-c", instruction.args]
-        found = shell_c_script(argv)
-        commands = parse_script(argv[found[2]]) if found else [SimpleCommand(words=argv)]
-        reason = _reads_host_identity(commands)
-        if reason:
-            yield Problem(f"{instruction.keyword} {reason}: {advice}", span_of(instruction))
-    if subject.context_dir:
-        yield from _context_scripts_reading_hosts(subject, advice)
-
-
-def _context_scripts_reading_hosts(subject: Subject, advice: str) -> Iterator[Problem]:
-    root = os.path.realpath(subject.context_dir)
-    for copy in reversed(subject.copies):  # in file order
-        for source, heredoc in copy.sources:
-            if heredoc is not None:
-                continue
-            for path in _context_files(context_path(root, source)):
-                match = _scan_file(path)
-                if match:
-                    relative = os.path.relpath(path, root)
-                    yield Problem(
-                        f"{relative} (copied by this {copy.instruction.keyword}) uses {match!r}: {advice}",
-                        span_of(copy.instruction),
-                        data={"file": relative},
-                    )
-
-
-def _context_files(path: str | None) -> Iterator[str]:
-    """The file, or the files under the folder, a COPY source names in the context."""
-    if path is None:
-        return
-    if os.path.isfile(path):
-        yield path
-    elif os.path.isdir(path):
-        for directory, dirs, files in os.walk(path):
-            dirs[:] = [d for d in dirs if d not in (".git", "node_modules", "__pycache__", ".venv")]
-            for name in files:
-                yield os.path.join(directory, name)
-
-
-def _scan_file(path: str) -> str | None:
-    try:
-        if os.path.getsize(path) > 1_000_000:
-            return None
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
-        return None
-    if b"\0" in data[:4096]:
-        return None
-    match = _SCRIPT_HOST.search(data.decode("utf-8", "replace"))
-    return match.group(0) if match else None
-
-
 @registry.check("SM132")
 def credentials_in_image(subject: Subject) -> Iterator[Problem]:
     for step in subject.dockerfile.all_steps:
@@ -558,33 +470,7 @@ def symlink_into_output(subject: Subject) -> Iterator[Problem]:
             yield Problem(script.instruction.keyword + " " + message.format(path=path), span_of(script.instruction))
 
 
-# --- SM14x: hygiene ------------------------------------------------------------------
-
-def image_tag(reference: str) -> tuple[str | None, str | None]:
-    """(tag, digest) of an image reference; a registry port is not a tag."""
-    name, _, digest = reference.partition("@")
-    last = name.rsplit("/", 1)[-1]
-    tag = last.split(":", 1)[1] if ":" in last else None
-    return tag, digest or None
-
-
-@registry.check("SM140")
-def unpinned_base_image(subject: Subject) -> Iterator[Problem]:
-    root = subject.final.root
-    base = subject.final.external_base
-    if base is None or root.base_unresolved or not base:
-        return
-    tag, digest = image_tag(base)
-    if digest:
-        return
-    if tag is None or tag == "latest":
-        shown = "no tag" if tag is None else "the tag latest"
-        yield Problem(
-            f"the final image comes from {base!r} with {shown}: each build may get a different base; "
-            f"pin a version tag or a digest",
-            span_of(root.from_step.instruction),
-        )
-
+# --- SM14x: hygiene (SM140, SM142, SM143 are in checks_runtime) ------------------------
 
 @registry.check("SM141")
 def multiple_entrypoints(subject: Subject) -> Iterator[Problem]:
@@ -602,5 +488,8 @@ def _short(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
+
+# SM131, SM140, SM142, SM143 register themselves in `registry` from there.
+from . import checks_runtime  # noqa: E402,F401
 
 __all__ = ["registry"]

@@ -195,6 +195,19 @@ def pid1_script_file(subject: Subject) -> Pid1ScriptFile | None:
     return None
 
 
+def copied_program(subject: Subject, program: str, as_operand: bool) -> tuple[str, str, Instruction] | None:
+    """(path in the image, text, the COPY/ADD) of a file the job runs, when the
+    Dockerfile (a heredoc) or the build context gives its text: a program is
+    looked up like execvp; a script given to an interpreter (`as_operand`) is
+    read from WORKDIR first."""
+    config = subject.final.config
+    for path in _candidates(program, config.workdir, config.env.get("PATH") or DEFAULT_PATH, as_operand):
+        found = _copied_text(subject, path)
+        if found is not None:
+            return path, found[0], found[1]
+    return None
+
+
 def _candidates(program: str, workdir: str, search_path: str, by_shell: bool) -> list[str]:
     """Where the program may be: as given, or looked up like execvp (a shell
     given a bare script name reads it from the working directory first)."""

@@ -18,6 +18,12 @@ from dataclasses import dataclass, field, replace
 from .parser import DockerfileError, Instruction, KNOWN_INSTRUCTIONS, ParsedDockerfile, parse, shell_words
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
+# BuildKit's automatic target-platform arguments, for the Processing target
+# (linux/amd64). They are global, so FROM lines see them (`FROM stage-$TARGETOS`);
+# a stage sees them after `ARG TARGETARCH`. The BUILD* ones describe whatever
+# machine builds, so they stay unknown unless given with --build-arg.
+TARGET_PLATFORM_ARGS = {"TARGETPLATFORM": "linux/amd64", "TARGETOS": "linux", "TARGETARCH": "amd64",
+                        "TARGETVARIANT": ""}
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
@@ -48,12 +54,13 @@ def expand(text: str, variables: dict[str, str], escape: str = "\\") -> str:
     return result.replace(escape + "$", "$") if escape + "$" in result else result
 
 
-def has_unresolved(text: str, variables: dict[str, str]) -> bool:
+def has_unresolved(text: str, variables: dict[str, str], set_empty: frozenset[str] = frozenset()) -> bool:
     """A variable without a value and without a `${V:-default}`: a bare `ARG V`
-    in front of `FROM ${V}` means the value comes from --build-arg."""
+    in front of `FROM ${V}` means the value comes from --build-arg. Names in
+    `set_empty` are known to be empty (TARGETVARIANT on amd64)."""
     for match in _VARIABLE.finditer(text):
         name = match.group(1) or match.group(4)
-        if not variables.get(name) and not match.group(2):
+        if not variables.get(name) and not match.group(2) and name not in set_empty:
             return True
     return False
 
@@ -81,6 +88,8 @@ class RuntimeConfig:
     env_source: dict[str, Instruction] = field(default_factory=dict)
     workdir: str = "/"
     user: str | None = None
+    user_source: Instruction | None = None  # the USER that set `user`
+    user_unresolved: bool = False  # it names a build argument without a value (`${NB_UID}`)
     # Shell in effect where ENTRYPOINT/CMD were written (SHELL may change later).
     entrypoint_shell: tuple[str, ...] = DEFAULT_SHELL
     cmd_shell: tuple[str, ...] = DEFAULT_SHELL
@@ -171,7 +180,7 @@ def build(text: str, build_args: dict[str, str] | None = None) -> Dockerfile:
     """Parse and model a Dockerfile; DockerfileError if Docker could not build it."""
     parsed = parse(text)
     build_args = build_args or {}
-    global_vars: dict[str, str] = {}
+    global_vars = {name: build_args.get(name, value) for name, value in TARGET_PLATFORM_ARGS.items()}
     global_steps: list[Step] = []
     stages: list[Stage] = []
     stage: Stage | None = None
@@ -229,8 +238,11 @@ def _start_stage(instruction: Instruction, stages: list[Stage], global_vars: dic
         platform=platform,
         parent=parent,
         config=config,
-        base_unresolved=has_unresolved(raw_base, global_vars),
+        base_unresolved=has_unresolved(raw_base, global_vars, _SET_EMPTY),
     )
+
+
+_SET_EMPTY = frozenset(name for name, value in TARGET_PLATFORM_ARGS.items() if not value)
 
 
 def _inherit(config: RuntimeConfig) -> RuntimeConfig:
@@ -287,7 +299,9 @@ def _apply(stage: Stage, step: Step, variables: dict[str, str], global_vars: dic
         path = expand(instruction.args.strip(), variables, escape)
         config.workdir = posixpath.normpath(posixpath.join(config.workdir, path)) if path else config.workdir
     elif keyword == "USER":
-        config.user = expand(instruction.args.strip(), variables, escape) or None
+        written = instruction.args.strip()
+        config.user = expand(written, variables, escape) or None
+        config.user_source, config.user_unresolved = instruction, has_unresolved(written, variables)
     elif keyword == "SHELL" and instruction.exec_args:
         config.shell = tuple(instruction.exec_args)
     elif keyword == "ENTRYPOINT":

@@ -344,6 +344,21 @@ def user_not_found(subject: ImageSubject):
     )
 
 
+@registry.check("SM242")
+def image_non_root_user(subject: ImageSubject):
+    user = subject.view.config.user.strip()
+    name = user.split(":", 1)[0].strip()
+    uids = subject.view.user_ids or {}
+    if contract.runs_as_root(user, {n: uid for n, uid in uids.items() if uid is not None}) is not False:
+        return  # root, or a name SM240 reports missing
+    shown = f"{user!r}" if name.isdigit() else f"{user!r} (uid {uids[name]})"
+    yield Problem(
+        f"config User is {shown}, not root: Processing creates the output directories root-owned before the "
+        f"job starts, so the job cannot write its outputs; set `USER root` last",
+        span=subject.line_of("USER"), pointer="config.User", data={"user": user},
+    )
+
+
 @registry.check("SM241")
 def large_image(subject: ImageSubject):
     size, bound = subject.view.size, subject.large_image_size

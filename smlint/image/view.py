@@ -167,6 +167,7 @@ class ImageView:
     script_verdict(p)  whether shell script p execs a program or traps
                 INT/TERM (walker.SCRIPT_*), None for other files
     users       names in /etc/passwd (None if the image has none)
+    user_ids    {name: uid} from /etc/passwd (None if the image has none)
     installed_packages  {database path: [package names]} from dpkg, apk and
                 RPM sqlite databases (rpmdb.sqlite)
     """
@@ -219,10 +220,19 @@ class ImageView:
 
     @property
     def users(self) -> list[str] | None:
+        uids = self.user_ids
+        return None if uids is None else list(uids)
+
+    @property
+    def user_ids(self) -> dict[str, int | None] | None:
+        """name -> uid (None if not a number) of each /etc/passwd entry."""
         resolved = self.resolve("/etc/passwd")
         if resolved.entry is None or resolved.entry.kind != FILE:
             return None
-        return list(self.samples[resolved.entry.layer].get(resolved.path) or [])
+        uids: dict[str, int | None] = {}
+        for name, uid in self.samples[resolved.entry.layer].get(resolved.path) or []:
+            uids.setdefault(name, uid)  # the first entry wins, as in getpwnam
+        return uids
 
     @property
     def installed_packages(self) -> dict[str, list[str]]:

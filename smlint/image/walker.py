@@ -74,7 +74,7 @@ class LayerScan:
     a shell script (a shell `#!` line, or a name ending in `.sh`) the tuple
     (`#!` line or None, verdict), the verdict one of SCRIPT_EXECS,
     SCRIPT_TRAPS, SCRIPT_NEITHER, SCRIPT_UNKNOWN (see `_script_verdict`); or
-    the user / package names parsed from /etc/passwd and package databases.
+    [name, uid] pairs from /etc/passwd; package names from package databases.
     size: bytes of the uncompressed layer tar (what `docker images` adds up).
     """
 
@@ -501,7 +501,7 @@ def _sample(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str, mode: int,
             budget: "_ScriptBudget") -> None:
     """Read the few contents rules need; every read is bounded."""
     if path == PASSWD:
-        scan.samples[path] = _passwd_names(_read(tar, member, _SAMPLE_LIMITS[PASSWD]))
+        scan.samples[path] = _passwd_users(_read(tar, member, _SAMPLE_LIMITS[PASSWD]))
     elif path == DPKG_STATUS:
         scan.samples[path] = _dpkg_installed(_lines(tar, member, _SAMPLE_LIMITS[DPKG_STATUS]))
     elif path.startswith(DPKG_STATUS_D):
@@ -575,13 +575,16 @@ def _lines(tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int):
         yield line.decode("utf-8", "replace")
 
 
-def _passwd_names(data: bytes) -> list[str]:
-    names = []
+def _passwd_users(data: bytes) -> list[list]:
+    """[name, uid or None] of each /etc/passwd entry."""
+    users = []
     for line in data.decode("utf-8", "replace").splitlines():
-        name = line.split(":", 1)[0].strip()
+        fields = line.split(":")
+        name = fields[0].strip()
         if name and not name.startswith("#"):
-            names.append(name)
-    return names
+            uid = fields[2].strip() if len(fields) > 2 else ""
+            users.append([name, int(uid) if uid.isdigit() else None])
+    return users
 
 
 def _dpkg_installed(lines, status_required: bool = True) -> list[str]:
