@@ -3,6 +3,7 @@ yielding `Problem`s; documentation and examples are in rules/SM1xx.md."""
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from typing import Iterator
 
@@ -29,20 +30,61 @@ from .shell import (
     handles_signals,
     parse_script,
     program_name,
+    shell_c_script,
     top_level,
 )
 
 registry = Registry()
 
 
-def _exec_suggestion(text: str) -> str:
-    words = shell_words(text)
-    if words and not re.search(r"[;&|<>$`*?(){}]", text):
-        return "use exec form: " + json.dumps(words)
-    return 'use exec form, e.g. ["python3", "/app/job.py"], or end a wrapper script with `exec "$@"`'
+def exec_form_of(text: str) -> list[str] | None:
+    """The exec form shell text amounts to, when it is one plain command: its
+    words, with `exec` dropped and a `sh -c 'X'` wrapper opened (a wrapper is
+    what the advice is about); None when it needs a shell."""
+    for _ in range(4):
+        if re.search(r"[;&|<>$`*?(){}\n\\]", text):
+            return None
+        words = shell_words(text)
+        if words[:1] == ["exec"]:
+            words = words[1:]
+        found = shell_c_script(words)
+        if found is None:
+            return words or None
+        if len(words) != found[2] + 1:
+            return None  # `sh -c X name args`: $0 and positional parameters
+        text = words[found[2]]
+    return None
 
 
-# --- SM10x: the command ----------------------------------------------------------
+def _exec_advice(text: str) -> str:
+    """What to write instead of shell-form text: an exec-form ENTRYPOINT that
+    keeps no code under /opt/ml (which SM110 would flag)."""
+    words = exec_form_of(text)
+    if words is None:
+        return 'write an exec-form ENTRYPOINT such as ["python3", "/app/job.py"], or end a wrapper script with `exec "$@"`'
+    moved = ["/app/" + posixpath.basename(w) if under(w, OPT_ML) and not under(w, PROCESSING) else w for w in words]
+    advice = f"write ENTRYPOINT {json.dumps(moved)}"
+    if moved != words:
+        advice += " with the code copied to /app, outside the reserved /opt/ml (SM110)"
+    return advice
+
+
+def _runs_as(shell: tuple[str, ...], text: str) -> str:
+    """The argv Docker builds from shell-form text, quoted as JSON."""
+    return json.dumps([*shell, _short(text)])
+
+
+def _shell_pid1(text: str, keyword: str) -> str:
+    """What shell-form text means for the stop signal."""
+    if shell_words(text)[:1] == ["exec"]:
+        lost = "never reach it" if keyword == "ENTRYPOINT" else "would replace the whole command"
+        return f"`exec` makes the program PID 1, but the job's ContainerArguments {lost}"
+    if exec_form_of(text) is not None:
+        return ("unless /bin/sh is bash or busybox (which exec a lone command), PID 1 is the shell and "
+                "StopProcessingJob's SIGINT never reaches the job")
+    return ("PID 1 is the shell (bash and busybox exec at most a final simple command), so "
+            "StopProcessingJob's SIGINT may never reach the job")
+
 
 @registry.check("SM101")
 def entrypoint_shell_form(subject: Subject) -> Iterator[Problem]:
@@ -50,9 +92,8 @@ def entrypoint_shell_form(subject: Subject) -> Iterator[Problem]:
     if entrypoint is None or entrypoint.is_exec_form or entrypoint.looks_like_json:
         return
     yield Problem(
-        f"ENTRYPOINT is shell form, so Docker runs it as `/bin/sh -c \"{_short(entrypoint.args)}\"`: "
-        f"PID 1 is the shell and StopProcessingJob's SIGINT never reaches the job; "
-        f"{_exec_suggestion(entrypoint.args)}",
+        f"ENTRYPOINT is shell form, so Docker runs {_runs_as(subject.final.config.entrypoint_shell, entrypoint.args)}: "
+        f"{_shell_pid1(entrypoint.args, 'ENTRYPOINT')}; {_exec_advice(entrypoint.args)}",
         span_of(entrypoint),
     )
 
@@ -95,9 +136,8 @@ def cmd_shell_form_is_the_command(subject: Subject) -> Iterator[Problem]:
     if cmd.is_exec_form or cmd.looks_like_json:
         return
     yield Problem(
-        f"no ENTRYPOINT, and CMD is shell form: the container runs `/bin/sh -c \"{_short(cmd.args)}\"` "
-        f"as PID 1, which does not pass SIGINT to the job; use an exec-form ENTRYPOINT "
-        f"({_exec_suggestion(cmd.args).removeprefix('use exec form: ')})",
+        f"no ENTRYPOINT, and CMD is shell form: the container runs {_runs_as(config.cmd_shell, cmd.args)}: "
+        f"{_shell_pid1(cmd.args, 'CMD')}; {_exec_advice(cmd.args)}",
         span_of(cmd),
     )
 
@@ -272,8 +312,9 @@ def workdir_under_opt_ml(subject: Subject) -> Iterator[Problem]:
             continue
         path = absolute(step.expand(instruction.args.strip()), step.workdir)
         if under(path, OPT_ML):
+            where = "is /opt/ml" if path == OPT_ML else "is under /opt/ml"
             yield Problem(
-                f"WORKDIR {path} is under /opt/ml, which SageMaker reserves and mounts over; "
+                f"WORKDIR {path} {where}, which SageMaker reserves and mounts over; "
                 f"work from a directory such as /app",
                 span_of(instruction),
             )

@@ -3,6 +3,7 @@ user it runs as), the base image it is built on, and the builder's flags.
 Registered in the SM1xx registry (checks.py imports this module)."""
 from __future__ import annotations
 
+import json
 import re
 from typing import Iterator
 
@@ -232,8 +233,12 @@ def invalid_instruction_flag(subject: Subject) -> Iterator[Problem]:
     for instruction in subject.dockerfile.parsed.instructions:
         if not instruction.flags:
             continue
+        hint = ""
+        if instruction.keyword in ("CMD", "ENTRYPOINT") and not instruction.args:
+            words = ["--" + name + ("" if value is None else "=" + value) for name, value in instruction.flags]
+            hint = f"; arguments for the program go in exec form: {instruction.keyword} {json.dumps(words)}"
         for error in flag_errors(instruction):
-            yield Problem(f"{instruction.keyword}: {error}: the build fails here", span_of(instruction))
+            yield Problem(f"{instruction.keyword}: {error}: the build fails here{hint}", span_of(instruction))
 
 
 def _short(text: str, limit: int) -> str:
