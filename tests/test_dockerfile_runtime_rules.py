@@ -189,3 +189,47 @@ def test_sm101_advice_keeps_no_code_under_opt_ml():
 def test_sm111_says_under_only_below_opt_ml(workdir, words):
     message = _message("SM111", f"{P}WORKDIR {workdir}\n{EP}")
     assert message.startswith(words) and "/opt/ml is under /opt/ml" not in message
+
+
+# Reduced from real Dockerfiles read in the issue 9 review (public repositories).
+REAL = [
+    # vimagick/dockerfiles obs-web-arm: `--from build` takes no value, BuildKit refuses it
+    ("SM143", "FROM node:alpine AS build\nRUN true\nFROM nginx:alpine\nCOPY --from build /app/public/* /usr/share/nginx/html\n",
+     True),
+    # moby/buildkit: the final stage names a stage through TARGETOS and a ${V:+x} suffix
+    ("SM104", "FROM alpine:3.20 AS buildkit-linux\nENTRYPOINT [\"buildkitd\"]\n"
+              "FROM buildkit-$TARGETOS${BUILDKIT_DEBUG:+-debug} AS buildkit\n", False),
+    # BuildKit's parser test file: flags come off first, so `CMD --doit -- [ ]` is an empty exec form
+    ("SM103", "FROM scratch\nCMD --doit -- [ ]\n", False),
+    ("SM104", "FROM scratch\nCMD --doit -- [ ]\n", True),
+    # docker-library/docker dind: the entrypoint script reads /etc/hostname when the container starts
+    ("SM131", P + "COPY <<'EOF' /usr/local/bin/dockerd-entrypoint.sh\n#!/bin/sh\nset -e\n"
+              "if [ -z \"$HOST\" ]; then HOST=\"$(cat /etc/hostname)\"; fi\nexec dockerd \"$@\"\nEOF\n"
+              'ENTRYPOINT ["dockerd-entrypoint.sh"]\n', True),
+    # vimagick/dockerfiles shadowsocks: a default taken from `hostname` at start
+    ("SM131", P + 'CMD ssserver -s "$SERVER_ADDR" -k "${PASSWORD:-$(hostname)}"\n', True),
+    # jessfraz/dockerfiles browsh: RUN reads /etc/hosts at build time
+    ("SM131", P + "RUN cat /etc/hosts\n" + EP, False),
+    # docker-library/wordpress cli, lk4d4 edge cases: a name, with or without a root group
+    ("SM142", P + "USER www-data\n" + EP, True),
+    ("SM142", P + "USER docker:root\n" + EP, True),
+    # jupyter/docker-stacks: NB_UID comes from the base image's ENV, unknown here
+    ("SM142", "FROM quay.io/jupyter/base-notebook:2024-05-13\nUSER root\nRUN true\nUSER ${NB_UID}\n" + EP, False),
+]
+
+
+@pytest.mark.parametrize("rule, text, fires", REAL, ids=[f"{c[0]}-real-{i}" for i, c in enumerate(REAL)])
+def test_reduced_real_cases(rule, text, fires):
+    test_rule_decision(rule, text, fires)
+
+
+@pytest.mark.parametrize("files", [
+    {"privoxy.conf": "hostname-file /etc/hostname\n"},  # a config file names it; no program reads it at start
+    {"lib/changehostname.c": "int gethostname(char *n, size_t l) { return 0; }\n"},  # copied, compiled later
+])
+def test_sm131_files_copied_but_not_run_are_not_read(tmp_path, files):
+    for name, body in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(body)
+    text = P + "COPY . /app/\n" + EP  # moby's `COPY . .`: the whole context, of which the job runs one file
+    assert "SM131" not in {f.rule_id for f in lint_text(text, context_dir=str(tmp_path))}
