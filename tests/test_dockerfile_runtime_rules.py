@@ -233,3 +233,10 @@ def test_sm131_files_copied_but_not_run_are_not_read(tmp_path, files):
         (tmp_path / name).write_text(body)
     text = P + "COPY . /app/\n" + EP  # moby's `COPY . .`: the whole context, of which the job runs one file
     assert "SM131" not in {f.rule_id for f in lint_text(text, context_dir=str(tmp_path))}
+
+
+def test_sm104_build_args_describe_the_builder_and_resolve_only_when_given():
+    text = P.replace("slim", "slim AS b-amd64") + EP + "FROM b-${BUILDARCH}\n"
+    assert "SM104" in {f.rule_id for f in lint_text(text)}
+    given = lint_text(text, policy=Policy(build_args={"BUILDARCH": "amd64"}))
+    assert "SM104" not in {f.rule_id for f in given}

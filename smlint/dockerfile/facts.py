@@ -42,6 +42,16 @@ class Subject:
         return [copy for step in reversed(self.chain_steps) if (copy := _copy_of(step)) is not None]
 
     @cached_property
+    def _context_files(self) -> dict[str, str | None]:
+        return {}
+
+    def context_file(self, source: str) -> str | None:
+        """context_path(context_dir, source), resolved once per source."""
+        if source not in self._context_files:
+            self._context_files[source] = context_path(self.context_dir, source)
+        return self._context_files[source]
+
+    @cached_property
     def pid1(self) -> "Pid1Script | None":
         return pid1_script(self.final)
 
@@ -254,12 +264,15 @@ def _copied_text(subject: Subject, path: str) -> tuple[str, Instruction] | None:
     for copy in subject.copies:
         inside = path.startswith(copy.target.rstrip("/") + "/")
         for source, heredoc in copy.sources:
-            local = None if heredoc else context_path(subject.context_dir, source)
+            lands = (f"{copy.target}/{source.rstrip('/').rsplit('/', 1)[-1]}" if copy.into_dir else copy.target) == path
+            if not lands and (not inside or heredoc is not None or not subject.context_dir):
+                continue  # the string tests first: resolving a context path costs a realpath
+            local = None if heredoc else subject.context_file(source)
             if local is not None and inside and os.path.isdir(local):  # COPY dir/ /dest/ copies what dir holds
                 local = os.path.join(local, path[len(copy.target.rstrip("/")) + 1 :])
                 if not os.path.isfile(local):
                     continue
-            elif (f"{copy.target}/{source.rstrip('/').rsplit('/', 1)[-1]}" if copy.into_dir else copy.target) != path:
+            elif not lands:
                 continue
             # This COPY wins; its text is known from a heredoc or the build context only.
             if heredoc is not None:
