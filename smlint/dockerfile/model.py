@@ -24,6 +24,7 @@ DEFAULT_SHELL = ("/bin/sh", "-c")
 # machine builds, so they stay unknown unless given with --build-arg.
 TARGET_PLATFORM_ARGS = {"TARGETPLATFORM": "linux/amd64", "TARGETOS": "linux", "TARGETARCH": "amd64",
                         "TARGETVARIANT": ""}
+BUILD_PLATFORM_ARGS = ("BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT")
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
@@ -181,6 +182,7 @@ def build(text: str, build_args: dict[str, str] | None = None) -> Dockerfile:
     parsed = parse(text)
     build_args = build_args or {}
     global_vars = {name: build_args.get(name, value) for name, value in TARGET_PLATFORM_ARGS.items()}
+    global_vars.update((name, build_args[name]) for name in BUILD_PLATFORM_ARGS if name in build_args)
     global_steps: list[Step] = []
     stages: list[Stage] = []
     stage: Stage | None = None
