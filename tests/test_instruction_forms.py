@@ -81,3 +81,12 @@ def test_tabbed_entrypoint_script_heredoc_is_read_by_the_rules(marker):
 def test_unterminated_heredoc_is_still_sm001():
     findings = lint_text("FROM a\nRUN <<-\\EOF\n\techo\n")
     assert [f.rule_id for f in findings] == ["SM001"] and "unterminated heredoc <<EOF" in findings[0].message
+
+
+@pytest.mark.parametrize("text, spans", [
+    ("FROM a\nENV C x\\\\\nENV D y\n", [(1, 1), (2, 2), (3, 3)]),  # an escaped backslash continues nothing
+    ("FROM a\nENV E x\\\n\\\ny\n", [(1, 1), (2, 4)]),  # a lone backslash line continues
+    ("# escape=`\nFROM a\nRUN dir C:``\nRUN b\n", [(2, 2), (3, 3), (4, 4)]),
+])
+def test_line_continuation_is_an_unescaped_escape_at_the_end(text, spans):
+    assert [(i.line, i.end_line) for i in parse(text).instructions] == spans

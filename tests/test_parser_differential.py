@@ -97,6 +97,9 @@ TRICKY = [
     "FROM a\nRUN --mount=x\n",
     "FROM a\nCMD -- --",
     "FROM a\nCMD --'quoted flag'=1 [\"a\"]\n",
+    # An escaped escape character at the end of a line continues nothing.
+    "FROM a\nENV C trailing\\\\backslash\\\\\nENV D x\nENV E hello\\\n\\\nworld\n",
+    "# escape=`\nFROM a\nRUN dir C:``\nRUN echo `\n  hi\n",
     # Every heredoc form BuildKit accepts.
     "FROM a\nCOPY <<-\\EOT /app/entrypoint.sh\n\t#!/bin/sh\n\texec python3 job.py\n\tEOT\n",
     "FROM a\nRUN <<\\EOF\necho $HOME\nEOF\n",

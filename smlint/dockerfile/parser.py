@@ -136,7 +136,7 @@ def parse(text: str) -> ParsedDockerfile:
         start_line, column = index, len(raw) - len(stripped) + 1
         end_line, last_text = index, raw
         body = stripped.rstrip(" \t")
-        if not body.endswith(escape):
+        if not _continues(body, escape):
             pieces = [stripped]
         else:  # a continuation: the escape, then only blanks, ends the line
             pieces = [body[:-1]]
@@ -148,7 +148,7 @@ def parse(text: str) -> ParsedDockerfile:
                 if not body or body[0] == "#":
                     continue
                 body = raw.rstrip(" \t")
-                if not body.endswith(escape):
+                if not _continues(body, escape):
                     pieces.append(raw)
                     break
                 pieces.append(body[:-1])
@@ -186,6 +186,12 @@ def parse(text: str) -> ParsedDockerfile:
             )
         )
     return result
+
+
+def _continues(line: str, escape: str) -> bool:
+    """The line (trailing blanks removed) ends in a line continuation: the
+    escape character, unless itself escaped (`C:\\\\` ends nothing)."""
+    return line.endswith(escape) and (len(line) == 1 or line[-2] != escape)
 
 
 def _parse_directives(lines: list[str], result: ParsedDockerfile) -> int:
