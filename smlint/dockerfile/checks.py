@@ -3,7 +3,6 @@ yielding `Problem`s; documentation and examples are in rules/SM1xx.md."""
 from __future__ import annotations
 
 import json
-import posixpath
 import re
 from typing import Iterator
 
@@ -22,6 +21,7 @@ from .facts import (
     under,
     written_paths,
 )
+from .advice import exec_advice, runs_as, shell_pid1, short as _short
 from .model import env_pairs
 from .parser import Instruction, shell_words
 from .shell import (
@@ -30,60 +30,10 @@ from .shell import (
     handles_signals,
     parse_script,
     program_name,
-    shell_c_script,
     top_level,
 )
 
 registry = Registry()
-
-
-def exec_form_of(text: str) -> list[str] | None:
-    """The exec form shell text amounts to, when it is one plain command: its
-    words, with `exec` dropped and a `sh -c 'X'` wrapper opened (a wrapper is
-    what the advice is about); None when it needs a shell."""
-    for _ in range(4):
-        if re.search(r"[;&|<>$`*?(){}\n\\]", text):
-            return None
-        words = shell_words(text)
-        if words[:1] == ["exec"]:
-            words = words[1:]
-        found = shell_c_script(words)
-        if found is None:
-            return words or None
-        if len(words) != found[2] + 1:
-            return None  # `sh -c X name args`: $0 and positional parameters
-        text = words[found[2]]
-    return None
-
-
-def _exec_advice(text: str) -> str:
-    """What to write instead of shell-form text: an exec-form ENTRYPOINT that
-    keeps no code under /opt/ml (which SM110 would flag)."""
-    words = exec_form_of(text)
-    if words is None:
-        return 'write an exec-form ENTRYPOINT such as ["python3", "/app/job.py"], or end a wrapper script with `exec "$@"`'
-    moved = ["/app/" + posixpath.basename(w) if under(w, OPT_ML) and not under(w, PROCESSING) else w for w in words]
-    advice = f"write ENTRYPOINT {json.dumps(moved)}"
-    if moved != words:
-        advice += " with the code copied to /app, outside the reserved /opt/ml (SM110)"
-    return advice
-
-
-def _runs_as(shell: tuple[str, ...], text: str) -> str:
-    """The argv Docker builds from shell-form text, quoted as JSON."""
-    return json.dumps([*shell, _short(text)])
-
-
-def _shell_pid1(text: str, keyword: str) -> str:
-    """What shell-form text means for the stop signal."""
-    if shell_words(text)[:1] == ["exec"]:
-        lost = "never reach it" if keyword == "ENTRYPOINT" else "would replace the whole command"
-        return f"`exec` makes the program PID 1, but the job's ContainerArguments {lost}"
-    if exec_form_of(text) is not None:
-        return ("unless /bin/sh is bash or busybox (which exec a lone command), PID 1 is the shell and "
-                "StopProcessingJob's SIGINT never reaches the job")
-    return ("PID 1 is the shell (bash and busybox exec at most a final simple command), so "
-            "StopProcessingJob's SIGINT may never reach the job")
 
 
 @registry.check("SM101")
@@ -92,8 +42,8 @@ def entrypoint_shell_form(subject: Subject) -> Iterator[Problem]:
     if entrypoint is None or entrypoint.is_exec_form or entrypoint.looks_like_json:
         return
     yield Problem(
-        f"ENTRYPOINT is shell form, so Docker runs {_runs_as(subject.final.config.entrypoint_shell, entrypoint.args)}: "
-        f"{_shell_pid1(entrypoint.args, 'ENTRYPOINT')}; {_exec_advice(entrypoint.args)}",
+        f"ENTRYPOINT is shell form, so Docker runs {runs_as(subject.final.config.entrypoint_shell, entrypoint.args)}: "
+        f"{shell_pid1(entrypoint.args, 'ENTRYPOINT')}; {exec_advice(entrypoint.args)}",
         span_of(entrypoint),
     )
 
@@ -136,8 +86,8 @@ def cmd_shell_form_is_the_command(subject: Subject) -> Iterator[Problem]:
     if cmd.is_exec_form or cmd.looks_like_json:
         return
     yield Problem(
-        f"no ENTRYPOINT, and CMD is shell form: the container runs {_runs_as(config.cmd_shell, cmd.args)}: "
-        f"{_shell_pid1(cmd.args, 'CMD')}; {_exec_advice(cmd.args)}",
+        f"no ENTRYPOINT, and CMD is shell form: the container runs {runs_as(config.cmd_shell, cmd.args)}: "
+        f"{shell_pid1(cmd.args, 'CMD')}; {exec_advice(cmd.args)}",
         span_of(cmd),
     )
 
@@ -511,26 +461,7 @@ def symlink_into_output(subject: Subject) -> Iterator[Problem]:
             yield Problem(script.instruction.keyword + " " + message.format(path=path), span_of(script.instruction))
 
 
-# --- SM14x: hygiene (SM140, SM142, SM143 are in checks_runtime) ------------------------
-
-@registry.check("SM141")
-def multiple_entrypoints(subject: Subject) -> Iterator[Problem]:
-    for keyword in ("ENTRYPOINT", "CMD"):
-        instructions = [s.instruction for s in subject.final.steps if s.instruction.keyword == keyword]
-        for earlier in instructions[:-1]:
-            yield Problem(
-                f"{keyword} is set again on line {instructions[-1].line}; only the last one counts, "
-                f"so this one is dead",
-                span_of(earlier),
-            )
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# SM131, SM140, SM142, SM143 register themselves in `registry` from there.
+# SM131 and SM140-SM143 register themselves in `registry` from there.
 from . import checks_runtime  # noqa: E402,F401
 
 __all__ = ["registry"]

@@ -1,5 +1,6 @@
-"""SM131, SM140, SM142, SM143: what the job sees at run time (host names, the
-user it runs as), the base image it is built on, and the builder's flags.
+"""SM131, SM140-SM143: what the job sees at run time (host names, the user it
+runs as), the base image it is built on, the stage's repeated commands, and
+the builder's flags.
 Registered in the SM1xx registry (checks.py imports this module)."""
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Iterator
 
 from ..contract import runs_as_root
 from ..findings import Problem
+from .advice import short as _short
 from .checks import registry
 from .facts import Subject, copied_program, effective_argv, skip_wrappers, span_of
 from .parser import Instruction
@@ -161,6 +163,18 @@ def unpinned_base_image(subject: Subject) -> Iterator[Problem]:
     )
 
 
+@registry.check("SM141")
+def multiple_entrypoints(subject: Subject) -> Iterator[Problem]:
+    for keyword in ("ENTRYPOINT", "CMD"):
+        instructions = [s.instruction for s in subject.final.steps if s.instruction.keyword == keyword]
+        for earlier in instructions[:-1]:
+            yield Problem(
+                f"{keyword} is set again on line {instructions[-1].line}; only the last one counts, "
+                f"so this one is dead",
+                span_of(earlier),
+            )
+
+
 # --- SM142: the user the job runs as --------------------------------------------------
 
 @registry.check("SM142")
@@ -239,11 +253,6 @@ def invalid_instruction_flag(subject: Subject) -> Iterator[Problem]:
             hint = f"; arguments for the program go in exec form: {instruction.keyword} {json.dumps(words)}"
         for error in flag_errors(instruction):
             yield Problem(f"{instruction.keyword}: {error}: the build fails here{hint}", span_of(instruction))
-
-
-def _short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 __all__ = ["host_reading", "flag_errors", "image_tag", "INSTRUCTION_FLAGS"]

@@ -156,21 +156,10 @@ def parse(text: str) -> ParsedDockerfile:
         keyword_text, _, rest = _split_keyword(logical)
         keyword = keyword_text.upper()
         flags, args = extract_flags(rest, escape)
-        heredocs: list[Heredoc] = []
+        heredocs: tuple[Heredoc, ...] = ()
         if keyword in HEREDOC_INSTRUCTIONS and "<<" in args:
-            for name, chomp, expand in heredoc_markers(args):
-                body, terminated = [], False
-                body_start = index + 1
-                while index < total:
-                    candidate = lines[index]
-                    index += 1
-                    if (candidate.lstrip("\t") if chomp else candidate) == name:
-                        terminated = True
-                        break
-                    body.append(candidate)
-                if not terminated:
-                    raise DockerfileError(f"line {start_line}: unterminated heredoc <<{name}", start_line)
-                heredocs.append(Heredoc(name, "".join(b + "\n" for b in body), expand, body_start, index, chomp))
+            heredocs, index = _read_heredocs(lines, index, args, start_line)
+            if heredocs:
                 end_line, last_text = index, lines[index - 1]
         result.instructions.append(
             Instruction(
@@ -181,11 +170,31 @@ def parse(text: str) -> ParsedDockerfile:
                 end_line=end_line,
                 column=column,
                 end_column=len(last_text) + 1,
-                heredocs=tuple(heredocs),
+                heredocs=heredocs,
                 exec_args=_exec_form(args) if keyword in JSON_INSTRUCTIONS else None,
             )
         )
     return result
+
+
+def _read_heredocs(lines: list[str], index: int, args: str, start_line: int) -> tuple[tuple[Heredoc, ...], int]:
+    """The bodies of the instruction's heredocs, one after the other from
+    `index`; returns them and the line index after the last terminator."""
+    heredocs = []
+    for name, chomp, expand in heredoc_markers(args):
+        body, terminated = [], False
+        body_start = index + 1
+        while index < len(lines):
+            candidate = lines[index]
+            index += 1
+            if (candidate.lstrip("\t") if chomp else candidate) == name:
+                terminated = True
+                break
+            body.append(candidate)
+        if not terminated:
+            raise DockerfileError(f"line {start_line}: unterminated heredoc <<{name}", start_line)
+        heredocs.append(Heredoc(name, "".join(b + "\n" for b in body), expand, body_start, index, chomp))
+    return tuple(heredocs), index
 
 
 def _continues(line: str, escape: str) -> bool:
