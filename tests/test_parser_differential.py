@@ -128,7 +128,7 @@ def test_corpus_matches_buildkit():
     assert compared >= 100
 
 
-_word = st.sampled_from(["a", "b", "/opt/ml", "${X}", "$Y", '"q w"', "'s q'", "x\\ y", "&&", "|", ";", "#x", "[", "]"])
+_word = st.sampled_from(["a", "b", "/opt/ml", "${X}", "$Y", '"q w"', "'s q'", "x\\ y", "C:\\\\", "&&", "|", ";", "#x", "[", "]"])
 _arg_line = st.lists(_word, min_size=0, max_size=5).map(" ".join)
 _flag = st.sampled_from(["--link", "--from=b", "--x='a b'", '--y="c"', "--z=a\\ b", "--", "--mount=type=cache,target=/c"])
 _flags = st.lists(_flag, max_size=3).map(lambda flags: "".join(f + " " for f in flags))
