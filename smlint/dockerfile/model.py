@@ -25,6 +25,7 @@ DEFAULT_SHELL = ("/bin/sh", "-c")
 TARGET_PLATFORM_ARGS = {"TARGETPLATFORM": "linux/amd64", "TARGETOS": "linux", "TARGETARCH": "amd64",
                         "TARGETVARIANT": ""}
 BUILD_PLATFORM_ARGS = ("BUILDPLATFORM", "BUILDOS", "BUILDARCH", "BUILDVARIANT")
+_SET_EMPTY = frozenset(name for name, value in TARGET_PLATFORM_ARGS.items() if not value)
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
@@ -242,9 +243,6 @@ def _start_stage(instruction: Instruction, stages: list[Stage], global_vars: dic
         config=config,
         base_unresolved=has_unresolved(raw_base, global_vars, _SET_EMPTY),
     )
-
-
-_SET_EMPTY = frozenset(name for name, value in TARGET_PLATFORM_ARGS.items() if not value)
 
 
 def _inherit(config: RuntimeConfig) -> RuntimeConfig:
