@@ -240,3 +240,13 @@ def test_sm104_build_args_describe_the_builder_and_resolve_only_when_given():
     assert "SM104" in {f.rule_id for f in lint_text(text)}
     given = lint_text(text, policy=Policy(build_args={"BUILDARCH": "amd64"}))
     assert "SM104" not in {f.rule_id for f in given}
+
+
+@pytest.mark.parametrize("entrypoint, fires", [
+    ('["gosu", "app", "bash", "/opt/start"]', True),  # a shell given the script, behind a user switcher
+    ('["gosu", "app", "/opt/start"]', False),  # no #! line: not run as a shell script, read as text
+])
+def test_sm131_script_handed_to_a_shell_behind_gosu(entrypoint, fires):
+    text = (f"{P}COPY <<'EOF' /opt/start\nH=$(hostname -f)\nexec python3 /app/job.py\nEOF\n"
+            f"ENTRYPOINT {entrypoint}\n")
+    assert ("SM131" in {f.rule_id for f in lint_text(text)}) is fires

@@ -48,7 +48,8 @@ def host_reading(command: SimpleCommand) -> str | None:
     name = program_name(words[0])
     if name == "hostname":
         return None if [w for w in words[1:] if not w.startswith("-")] else "calls `hostname`"
-    if name in _NOT_READERS or (name in _IN_PLACE_EDITORS and any(w.startswith("-i") for w in words[1:])):
+    in_place = any(w.startswith(("-i", "--in-place")) for w in words[1:])
+    if name in _NOT_READERS or (name in _IN_PLACE_EDITORS and in_place):
         return None
     for word in words[1:]:
         match = _HOST_FILE.search(word)
@@ -70,19 +71,20 @@ def _text_reading(text: str) -> str | None:
     return None
 
 
-def _run_target(command: SimpleCommand) -> tuple[str, bool] | None:
-    """(file, given to an interpreter?) that the command runs, if any."""
+def _run_target(command: SimpleCommand) -> tuple[str, str] | None:
+    """(file, the interpreter given it or "") that the command runs, if any."""
     words = strip_wrappers(command.words)
     words = words[skip_wrappers(words):]
     if not words:
         return None
-    if not _INTERPRETER.fullmatch(program_name(words[0])):
-        return words[0], False
+    interpreter = program_name(words[0])
+    if not _INTERPRETER.fullmatch(interpreter):
+        return words[0], ""
     for word in words[1:]:
         if word in ("-m", "-c", "-e") or word.startswith("--"):
             return None  # a module or inline code, not a file
         if not word.startswith("-"):
-            return word, True
+            return word, interpreter
     return None
 
 
@@ -93,17 +95,22 @@ def _files_run(subject: Subject, commands: list[SimpleCommand]) -> Iterator[tupl
     while pending and len(seen) < _MAX_FILES:
         command, from_script = pending.pop(0)
         target = _run_target(command)
-        found = copied_program(subject, *target) if target else None
+        found = copied_program(subject, target[0], bool(target[1])) if target else None
         if found is None or found[0] in seen:
             continue
         path, text, copied_by = found
         seen.add(path)
-        is_shell = bool(shebang_shell(text)) or path.endswith(".sh") or program_name(command.words[0]) in SHELLS
-        reason = _first_reading(parse_script(text)) if is_shell else _text_reading(text)
+        if not (target[1] in SHELLS or shebang_shell(text) or path.endswith(".sh")):
+            reason = _text_reading(text)
+            if reason:
+                yield path, text, copied_by, reason
+            continue
+        inner = parse_script(text)
+        reason = _first_reading(inner)
         if reason:
             yield path, text, copied_by, reason
-        elif is_shell and not from_script:
-            pending.extend((inner, True) for inner in top_level(parse_script(text)))
+        elif not from_script:
+            pending.extend((command, True) for command in top_level(inner))
 
 
 @registry.check("SM131")
