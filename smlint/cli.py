@@ -103,7 +103,7 @@ def cli():
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path(readable=False))
 @click.option("--stdin-filename", default=None, help="Name to report for '-' (standard input).")
 @click.option("--target", default=None, metavar="STAGE", help="Stage that produces the image (default: the last).")
 @click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
@@ -172,7 +172,7 @@ def _job_image_options(function):
 
 
 @cli.command()
-@click.argument("requests", nargs=-1, type=click.Path())
+@click.argument("requests", nargs=-1, type=click.Path(readable=False))
 @_job_image_options
 @_common_options
 def job(requests, image, dockerfile, target, build_args, fmt, output, **options):
@@ -185,7 +185,7 @@ def job(requests, image, dockerfile, target, build_args, fmt, output, **options)
 
 
 @cli.command()
-@click.argument("request", type=click.Path())
+@click.argument("request", type=click.Path(readable=False))
 @_job_image_options
 @_common_options
 def explain(request, image, dockerfile, target, build_args, fmt, output, **options):
