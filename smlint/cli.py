@@ -73,7 +73,9 @@ def finish(report, policy, fmt: str, output: str | None) -> None:
         click.echo(text, nl=False)
     for finding in report.input_errors:
         if fmt != "text" or output:
-            click.echo(f"smlint: {finding.message}", err=True)
+            from .report.text import escape
+
+            click.echo(f"smlint: {escape(finding.message)}", err=True)
     sys.exit(exit_code(report.findings, policy.fail_on))
 
 

@@ -15,9 +15,10 @@ import stat
 from typing import BinaryIO
 
 MIB = 1024 * 1024
-# Real Dockerfiles are a few KB; 4 MiB is far past any of them and keeps the
-# worst-case lint of an accepted file well under 512 MB.
-MAX_DOCKERFILE_BYTES = 4 * MIB
+# Real Dockerfiles are a few KB (the largest seen, about 50 KB); 1 MiB is far
+# past them and keeps the worst lint of an accepted file near 100 MB (a 4 MiB
+# one of one-word RUN lines reached 360 MB; bench/attack_bench.py).
+MAX_DOCKERFILE_BYTES = 1 * MIB
 # The largest valid CreateProcessingJob request is a few hundred KB.
 MAX_REQUEST_BYTES = 4 * MIB
 # YAML costs far more memory per byte than JSON while it is composed.
