@@ -128,6 +128,8 @@ def _read(path: str) -> tuple[str | None, str | None]:
 
 
 def _read_stdin(display: str) -> Target:
+    if sys.stdin is None:  # descriptor 0 was closed
+        return display, None, None, "standard input is closed"
     try:
         return display, None, decode(read_stream(sys.stdin.buffer, MAX_DOCKERFILE_BYTES)), None
     except InputError as error:
