@@ -2,9 +2,9 @@
 refusing special files.
 
 A FIFO, a device or a socket is never read: `open()` alone blocks on a FIFO
-with no writer, and `/dev/zero` never ends. The file is opened with
-O_NONBLOCK (so even a FIFO opens at once) and checked with fstat on the open
-descriptor, so nothing can swap it between the check and the read. Reading
+with no writer, and `/dev/zero` never ends. The path is checked with stat,
+then opened with O_NONBLOCK (so even a FIFO swapped in opens at once) and
+checked again with fstat on the open descriptor, which is what is read. Reading
 stops one byte past the bound, so an oversized file costs the bound, not its
 size. The bounds are documented in docs/integration.md.
 """
@@ -53,6 +53,9 @@ def read_bounded(path: str, limit: int, what: str = "file") -> bytes:
     """The bytes of the regular file at `path`, at most `limit` of them, or
     InputError (not found, unreadable, special, too big)."""
     try:
+        kind = _kind(os.stat(path).st_mode)  # a socket can't even be opened: say what it is
+        if kind is not None:
+            raise InputError(f"is {kind}, not a {what}; not read")
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
         raise InputError("no such file") from None
