@@ -44,62 +44,53 @@ def expand(text: str, variables: dict[str, str], escape: str = "\\") -> str:
     if "$" not in text:
         return text
     frames: list[tuple[str, str, list]] = []  # (name, operator, pieces of its word) of each open ${
-    pieces: list = []  # the current word; a closed word is appended as a list: no copying
-    size, index, length = 0, 0, len(text)
+    outer: list = []  # pieces of the result; a closed word is appended as a list: no copying
+    pieces, size, index, length = outer, 0, 0, len(text)
     while index < length:
         char = text[index]
         if char == escape and text.startswith("$", index + 1):
-            pieces.append("$")
-            index += 2
-            continue
-        if char == "}" and frames:
+            piece, index = "$", index + 2
+        elif char == "}" and frames:
             name, operator, word = frames.pop()
-            value = _substitute(variables.get(name), operator, word)
             pieces = frames[-1][2] if frames else outer
-            pieces.append(value)
-            size += _length(value)
-            index += 1
-            _check_size(size)
-            continue
-        if char != "$":
-            pieces.append(char)
-            size += 1
-            index += 1
-            continue
-        braced = text.startswith("{", index + 1)
-        match = _NAME.match(text, index + 2 if braced else index + 1)
-        if match is None:
-            pieces.append(char)
-            index += 1
-            continue
-        name, after = match.group(), match.end()
-        if not braced:
-            value = variables.get(name) or ""
-            pieces.append(value)
-            size += len(value)
-            index = after
-        elif text.startswith("}", after):
-            value = variables.get(name) or ""
-            pieces.append(value)
-            size += len(value)
-            index = after + 1
+            piece, index = _substitute(variables.get(name), operator, word), index + 1
+        elif char != "$":
+            piece, index = char, index + 1
         else:
-            operator = next((op for op in _OPERATORS if text.startswith(op, after)), None)
-            if operator is None:  # `${1}`, `${a%b}`: not a substitution Docker knows
-                pieces.append(char)
-                index += 1
+            name, operator, after = _reference(text, index)
+            if name is None:
+                piece, index = char, index + 1
+            elif operator is None:
+                piece, index = variables.get(name) or "", after
+            else:
+                frames.append((name, operator, []))
+                pieces, index = frames[-1][2], after
                 continue
-            if not frames:
-                outer = pieces
-            frames.append((name, operator, []))
-            pieces = frames[-1][2]
-            index = after + len(operator)
+        pieces.append(piece)
+        size += len(piece) if isinstance(piece, str) else 0  # a word's pieces were counted as they came
         _check_size(size)
     while frames:  # unclosed `${V:-...`: literal text, as Docker leaves it
         name, operator, word = frames.pop()
-        pieces = frames[-1][2] if frames else outer
-        pieces.append(["${", name, operator, word])
-    return _flatten(pieces)
+        (frames[-1][2] if frames else outer).append(["${", name, operator, word])
+    return _flatten(outer)
+
+
+def _reference(text: str, index: int) -> tuple[str | None, str | None, int]:
+    """At a `$`: (name, None, end) for `$V`/`${V}`, (name, operator, word start)
+    for `${V op`, (None, None, index) when it is a literal `$`."""
+    braced = text.startswith("{", index + 1)
+    match = _NAME.match(text, index + 2 if braced else index + 1)
+    if match is None:
+        return None, None, index
+    name, after = match.group(), match.end()
+    if not braced:
+        return name, None, after
+    if text.startswith("}", after):
+        return name, None, after + 1
+    operator = next((op for op in _OPERATORS if text.startswith(op, after)), None)
+    if operator is None:  # `${1}`, `${a%b}`: not a substitution Docker knows
+        return None, None, index
+    return name, operator, after + len(operator)
 
 
 def _check_size(size: int) -> None:
@@ -115,10 +106,6 @@ def _substitute(value: str | None, operator: str, word: list) -> object:
         present = value is not None and (operator == "+" or value != "")
         return word if present else ""
     return value or ""  # ${V:?msg}: an error at build time when unset
-
-
-def _length(piece: object) -> int:
-    return len(piece) if isinstance(piece, str) else 0  # a word: counted as its pieces came in
 
 
 def _flatten(pieces: list) -> str:

@@ -343,7 +343,10 @@ def _build_yaml(root) -> tuple[object, dict[str, Located]]:
     def mark(m) -> tuple[int, int]:
         return m.line + 1, m.column + 1
 
-    def scalar(node, pointer: str):
+    def start(node, pointer: str):
+        """A scalar's value, or the empty container a collection fills."""
+        if not isinstance(node, yaml.ScalarNode):
+            return {} if isinstance(node, yaml.MappingNode) else []
         if node.tag.endswith(":int") and len(node.value.lstrip("+-")) > MAX_INT_DIGITS:
             raise RequestError(_huge_message(pointer, node.value), Span(*mark(node.start_mark)))
         try:
@@ -352,10 +355,7 @@ def _build_yaml(root) -> tuple[object, dict[str, Located]]:
             raise RequestError(f"is not a plain YAML request: {getattr(error, 'problem', error)} "
                                f"(line {node.start_mark.line + 1})", Span(*mark(node.start_mark))) from None
 
-    def new_container(node):
-        return {} if isinstance(node, yaml.MappingNode) else []
-
-    top = scalar(root, "") if isinstance(root, yaml.ScalarNode) else new_container(root)
+    top = start(root, "")
     # (node, its Python container, pointer, key mark)
     work = [(root, top, "", None)]
     count = expansions = 0
@@ -370,8 +370,7 @@ def _build_yaml(root) -> tuple[object, dict[str, Located]]:
             expanded.add(id(node))
         if count > MAX_VALUES or expansions > MAX_ALIAS_EXPANSIONS:
             raise RequestError("expands to too many values through YAML aliases; not a request"
-                               if expansions else
-                               _too_many_values())
+                               if expansions else _too_many_values())
         key_start, key_end = key_mark or (None, None)
         positions[pointer] = Located(mark(node.start_mark), mark(node.end_mark), key_start, key_end,
                                      container=is_container)
@@ -379,20 +378,16 @@ def _build_yaml(root) -> tuple[object, dict[str, Located]]:
             continue
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode):
-                    key = key_node.value
-                else:
+                if not isinstance(key_node, yaml.ScalarNode):
                     raise RequestError("uses a complex (non-scalar) mapping key; request keys are names",
                                        Span(*mark(key_node.start_mark)))
+                key = key_node.value
                 child_pointer = pointer_join(pointer, key)
-                value = (scalar(value_node, child_pointer) if isinstance(value_node, yaml.ScalarNode)
-                         else new_container(value_node))
-                target[key] = value
+                target[key] = value = start(value_node, child_pointer)
                 work.append((value_node, value, child_pointer, (mark(key_node.start_mark), mark(key_node.end_mark))))
         else:
             for index, item_node in enumerate(node.value):
                 item_pointer = pointer_join(pointer, index)
-                value = scalar(item_node, item_pointer) if isinstance(item_node, yaml.ScalarNode) else new_container(item_node)
-                target.append(value)
+                target.append(value := start(item_node, item_pointer))
                 work.append((item_node, value, item_pointer, None))
     return top, positions
