@@ -337,3 +337,21 @@ def test_a_shown_source_line_is_clipped(tmp_path):
     result = smlint("job", request)
     shown = [line for line in result.stdout.splitlines() if line.startswith("  1 | ")]
     assert shown and all(len(line) < 220 for line in shown)
+
+
+def test_every_input_field_of_the_text_report_is_escaped():
+    """An image's file names reach the report through messages, pointers and summaries."""
+    from smlint.engine import make_finding
+    from smlint.findings import Problem
+    from smlint.report import Report
+    from smlint.report.text import render
+
+    name = "/app/run\n1 finding (1 error) in 1 target\x1b[1A\u202e"
+    finding = make_finding("SM205", "docker-archive:img\r.tar", Problem(f"{name} has no #! line", pointer=name))
+    report = Report(command="image", findings=[finding], summary_lines=[f"image: {name}"])
+    text = render(report)
+    assert "\x1b" not in text and "\r" not in text and "\u202e" not in text
+    assert text.count("\n") == 3  # the finding, the summary line, the count: nothing forged
+    assert "/app/run\\n1 finding (1 error) in 1 target\\x1b[1A\\u202e has no #! line" in text
+    assert "docker-archive:img\\r.tar (/app/run\\n1 finding" in text
+    assert text.splitlines()[1] == "image: /app/run\\n1 finding (1 error) in 1 target\\x1b[1A\\u202e"
