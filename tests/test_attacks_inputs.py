@@ -82,6 +82,15 @@ def test_fifo_on_the_command_line_and_in_a_directory_never_blocks(tmp_path, good
     assert_other_target_checked(result, good)
 
 
+def test_a_fifo_in_the_build_context_is_skipped_not_opened(tmp_path):
+    (tmp_path / "app").mkdir()
+    os.mkfifo(tmp_path / "app" / "pipe")
+    (tmp_path / "Dockerfile").write_text('FROM busybox\nCOPY app /app\nCMD ["sh"]\n')
+    result = smlint("lint", "--context", tmp_path, tmp_path / "Dockerfile")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SM140" in result.stdout
+
+
 def test_socket_and_fifo_requests_are_sm001(tmp_path):
     sock_path = tmp_path / "processing-job.json"
     server = socket.socket(socket.AF_UNIX)

@@ -10,6 +10,7 @@ from typing import Iterator
 from ..contract import AWS_CREDENTIALS, OPT_ML, PROCESSING, gpu_hidden_reasons, is_allowed_location, is_driver_file, is_driver_package
 from ..engine import Registry
 from ..findings import Problem, Severity
+from ..inputs import InputError, read_bounded
 from .facts import (
     Subject,
     absolute,
@@ -494,11 +495,8 @@ def _context_files(path: str | None) -> Iterator[str]:
 
 def _scan_file(path: str) -> str | None:
     try:
-        if os.path.getsize(path) > 1_000_000:
-            return None
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
+        data = read_bounded(path, 1_000_000)  # a FIFO in the context is skipped, never opened blocking
+    except InputError:
         return None
     if b"\0" in data[:4096]:
         return None
