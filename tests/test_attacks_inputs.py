@@ -91,6 +91,18 @@ def test_a_fifo_in_the_build_context_is_skipped_not_opened(tmp_path):
     assert "SM140" in result.stdout
 
 
+def test_a_fifo_as_dockerfile_option_is_sm001(tmp_path):
+    fifo = tmp_path / "Dockerfile"
+    os.mkfifo(fifo)
+    request = tmp_path / "processing-job.json"
+    request.write_text(json.dumps({"ProcessingJobName": "a b"}))
+    for command in (["image", "--dockerfile", fifo, f"docker-archive:{tmp_path / 'missing.tar'}"],
+                    ["job", "--dockerfile", fifo, request], ["explain", "--dockerfile", fifo, request]):
+        result = smlint(*command)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "FIFO" in sm001_lines(result, fifo)[0]
+
+
 def test_socket_and_fifo_requests_are_sm001(tmp_path):
     sock_path = tmp_path / "processing-job.json"
     server = socket.socket(socket.AF_UNIX)
