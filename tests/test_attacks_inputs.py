@@ -376,3 +376,15 @@ def test_every_input_field_of_the_text_report_is_escaped():
     assert "/app/run\\n1 finding (1 error) in 1 target\\x1b[1A\\u202e has no #! line" in text
     assert "docker-archive:img\\r.tar (/app/run\\n1 finding" in text
     assert text.splitlines()[1] == "image: /app/run\\n1 finding (1 error) in 1 target\\x1b[1A\\u202e"
+
+
+def test_a_non_utf8_byte_in_a_file_name_is_escaped_not_written_raw(tmp_path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    with open(os.path.join(os.fsencode(folder), b"Dockerfile.\x9b2J"), "w") as handle:  # 0x9b: an 8-bit CSI
+        handle.write('FROM busybox\nCMD ["sh"]\n')
+    result = subprocess.run([sys.executable, "-m", "smlint", "lint", str(folder)], capture_output=True,
+                            timeout=HUNG, preexec_fn=_limit_memory)
+    assert result.returncode == 0, result.stderr
+    assert b"\x9b" not in result.stdout
+    assert b"Dockerfile.\\x9b2J:1:1: info SM140" in result.stdout

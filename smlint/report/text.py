@@ -22,6 +22,8 @@ _CONTROLS = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029, *rang
              *range(0x2066, 0x206A)]
 _ESCAPES = {code: _NAMED.get(chr(code)) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
             for code in _CONTROLS}
+# Bytes of a file name that are not UTF-8 (surrogateescape): written raw, 0x9b is a terminal's CSI.
+_ESCAPES.update({code: f"\\x{code - 0xDC00:02x}" for code in range(0xDC80, 0xDD00)})
 _ESCAPES_KEEP_TAB = {code: text for code, text in _ESCAPES.items() if code != ord("\t")}
 
 
