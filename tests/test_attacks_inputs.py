@@ -388,3 +388,22 @@ def test_a_non_utf8_byte_in_a_file_name_is_escaped_not_written_raw(tmp_path):
     assert result.returncode == 0, result.stderr
     assert b"\x9b" not in result.stdout
     assert b"Dockerfile.\\x9b2J:1:1: info SM140" in result.stdout
+
+
+def test_a_memory_error_in_one_target_leaves_the_others_checked(tmp_path, monkeypatch):
+    from smlint.config import Policy
+    from smlint.dockerfile import lint
+
+    real = lint.lint_text
+
+    def exhausting(text, path, *args):
+        if "bomb" in path:
+            raise MemoryError
+        return real(text, path, *args)
+
+    monkeypatch.setattr(lint, "lint_text", exhausting)
+    (tmp_path / "bomb.Dockerfile").write_text("FROM busybox\n")
+    (tmp_path / "good.Dockerfile").write_text(GOOD_DOCKERFILE)
+    report = lint.lint_paths([str(tmp_path / "bomb.Dockerfile"), str(tmp_path / "good.Dockerfile")], Policy(), jobs=1)
+    rules = {(os.path.basename(f.path), f.rule_id) for f in report.findings}
+    assert ("bomb.Dockerfile", "SM001") in rules and ("good.Dockerfile", "SM140") in rules

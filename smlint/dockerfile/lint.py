@@ -175,7 +175,10 @@ def _lint_target(display: str, path: str | None, text: str | None, problem: str 
         text, problem = _read(path)  # here, so that workers read in parallel too
     if problem is not None:
         return [unreadable(display, problem)], None
-    findings = lint_text(text, display, policy, stage, context_dir)
+    try:
+        findings = lint_text(text, display, policy, stage, context_dir)
+    except (MemoryError, RecursionError) as error:  # a last resort: the other targets are still checked
+        return [unreadable(display, f"too large or too deeply nested to lint ({type(error).__name__})")], None
     return findings, (text.splitlines() if findings else None)
 
 
