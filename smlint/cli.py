@@ -9,6 +9,7 @@ import click
 
 from . import __version__
 from .config import ConfigError
+from .stdio import run_guarded, stdout_failed
 
 FORMAT_CHOICES = ["text", "json", "sarif", "github"]
 LEVEL_CHOICES = ["error", "warning", "info", "never"]
@@ -397,8 +398,6 @@ def image_command(refs, dockerfile, no_cache, fmt, output, **options):
 
 
 def main() -> None:
-    from .stdio import run_guarded
-
     run_guarded(_main)  # a broken pipe exits 141 quietly, /dev/full one line and 2
 
 
@@ -422,15 +421,9 @@ def _main() -> None:
         click.echo("smlint: interrupted", err=True)
         sys.exit(130)
     except Exception as error:  # never a traceback for the user; SMLINT_DEBUG=1 shows it
-        if isinstance(error, OSError) and _stdout_failed():
+        if isinstance(error, OSError) and stdout_failed():
             raise  # main() handles the output channel's faults
         if os.environ.get("SMLINT_DEBUG"):
             raise
         click.echo(f"smlint: internal error: {type(error).__name__}: {error} (set SMLINT_DEBUG=1 for details)", err=True)
         sys.exit(2)
-
-
-def _stdout_failed() -> bool:
-    from .stdio import stdout_failed
-
-    return stdout_failed()

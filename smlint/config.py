@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from .findings import Severity
+from .inputs import MAX_CONFIG_BYTES, MAX_INT_DIGITS, InputError, read_bounded
 
 FILE_NAMES = (".smlint.yaml", ".smlint.yml", "pyproject.toml")
 LEVELS = ["error", "warning", "info"]
@@ -149,18 +150,14 @@ def discover(start: str | None = None) -> str | None:
 
 
 def _has_tool_table(path: str) -> bool:
-    from .inputs import MAX_CONFIG_BYTES, InputError, read_bounded
-
     try:
         return b"[tool.smlint]" in read_bounded(path, MAX_CONFIG_BYTES)
     except InputError:
-        return True  # read_file says why it can't be used
+        return False  # an unreadable pyproject.toml is not taken for a config
 
 
 def read_file(path: str) -> dict[str, Any]:
     """The raw settings of a config file, validated against SCHEMA."""
-    from .inputs import MAX_CONFIG_BYTES, InputError, read_bounded
-
     try:
         raw = read_bounded(path, MAX_CONFIG_BYTES, "config file")
     except InputError as error:
@@ -211,7 +208,6 @@ def _load_yaml(raw: bytes, path: str) -> Any:
 # A real config holds a few dozen values; aliases may share nodes, but an alias
 # bomb (a few hundred bytes that expand to billions of values) is refused.
 _MAX_CONFIG_VALUES = 100_000
-_MAX_INT_DIGITS = 100
 
 
 def _check_yaml_tree(root, path: str) -> None:
@@ -227,7 +223,7 @@ def _check_yaml_tree(root, path: str) -> None:
             raise ConfigError(f"{path}: expands to more than {_MAX_CONFIG_VALUES} values (YAML aliases?); "
                               "not a smlint config")
         if isinstance(node, yaml.ScalarNode):
-            if node.tag.endswith(":int") and len(node.value) > _MAX_INT_DIGITS:
+            if node.tag.endswith(":int") and len(node.value) > MAX_INT_DIGITS:
                 raise ConfigError(f"{path}: line {node.start_mark.line + 1}: integer of {len(node.value)} digits "
                                   "is too large for any setting")
         elif isinstance(node, yaml.MappingNode):
@@ -244,7 +240,7 @@ def _refuse_huge_numbers(data: Any, path: str) -> None:
             pending.extend(value.values())
         elif isinstance(value, list):
             pending.extend(value)
-        elif isinstance(value, int) and value.bit_length() > 3 * _MAX_INT_DIGITS:
+        elif isinstance(value, int) and abs(value) >= 10**MAX_INT_DIGITS:
             raise ConfigError(f"{path}: an integer too large for any setting")
 
 

@@ -24,6 +24,9 @@ MAX_REQUEST_BYTES = 4 * MIB
 # YAML costs far more memory per byte than JSON while it is composed.
 MAX_YAML_REQUEST_BYTES = 1 * MIB
 MAX_CONFIG_BYTES = 1 * MIB
+# No request field or setting takes an integer past int64 (19 digits); Python
+# refuses to print one past 4300 digits, so longer ones are refused while parsing.
+MAX_INT_DIGITS = 100
 
 _SPECIAL_KINDS = (
     (stat.S_ISFIFO, "a FIFO (named pipe)"),

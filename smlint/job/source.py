@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..findings import Span
-from ..inputs import MAX_REQUEST_BYTES, MAX_YAML_REQUEST_BYTES, InputError, read_bounded
+from ..inputs import MAX_INT_DIGITS, MAX_REQUEST_BYTES, MAX_YAML_REQUEST_BYTES, InputError, read_bounded
 
 # The largest valid request (100 variables, 200 arguments, 10 inputs with
 # 4 KB queries, 50 tags) is a few hundred KB: far bigger is not a request.
@@ -198,11 +198,6 @@ def _load_json(text: str) -> tuple[object, dict[str, Located]]:
         located = positions.get(pointer)
         raise RequestError(_huge_message(pointer, huge[0]), Span(*located.start) if located else None)
     return data, positions
-
-
-# No request field takes an integer past int64 (19 digits); Python refuses to
-# print one past 4300, so a longer one must be caught while parsing.
-MAX_INT_DIGITS = 100
 
 
 class _HugeInt(str):
