@@ -9,6 +9,7 @@ import click
 
 from . import __version__
 from .config import ConfigError
+from .stdio import run_guarded, stdout_failed
 
 FORMAT_CHOICES = ["text", "json", "sarif", "github"]
 LEVEL_CHOICES = ["error", "warning", "info", "never"]
@@ -73,7 +74,9 @@ def finish(report, policy, fmt: str, output: str | None) -> None:
         click.echo(text, nl=False)
     for finding in report.input_errors:
         if fmt != "text" or output:
-            click.echo(f"smlint: {finding.message}", err=True)
+            from .report.text import escape
+
+            click.echo(f"smlint: {escape(finding.message)}", err=True)
     sys.exit(exit_code(report.findings, policy.fail_on))
 
 
@@ -103,7 +106,7 @@ def cli():
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path(readable=False))
 @click.option("--stdin-filename", default=None, help="Name to report for '-' (standard input).")
 @click.option("--target", default=None, metavar="STAGE", help="Stage that produces the image (default: the last).")
 @click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
@@ -172,7 +175,7 @@ def _job_image_options(function):
 
 
 @cli.command()
-@click.argument("requests", nargs=-1, type=click.Path())
+@click.argument("requests", nargs=-1, type=click.Path(readable=False))
 @_job_image_options
 @_common_options
 def job(requests, image, dockerfile, target, build_args, fmt, output, **options):
@@ -185,7 +188,7 @@ def job(requests, image, dockerfile, target, build_args, fmt, output, **options)
 
 
 @cli.command()
-@click.argument("request", type=click.Path())
+@click.argument("request", type=click.Path(readable=False))
 @_job_image_options
 @_common_options
 def explain(request, image, dockerfile, target, build_args, fmt, output, **options):
@@ -395,6 +398,10 @@ def image_command(refs, dockerfile, no_cache, fmt, output, **options):
 
 
 def main() -> None:
+    run_guarded(_main)  # a broken pipe exits 141 quietly, /dev/full one line and 2
+
+
+def _main() -> None:
     try:
         # Not click's standalone mode: it turns Ctrl-C into "Aborted!" and exit 1.
         code = cli.main(prog_name="smlint", standalone_mode=False)
@@ -414,6 +421,8 @@ def main() -> None:
         click.echo("smlint: interrupted", err=True)
         sys.exit(130)
     except Exception as error:  # never a traceback for the user; SMLINT_DEBUG=1 shows it
+        if isinstance(error, OSError) and stdout_failed():
+            raise  # main() handles the output channel's faults
         if os.environ.get("SMLINT_DEBUG"):
             raise
         click.echo(f"smlint: internal error: {type(error).__name__}: {error} (set SMLINT_DEBUG=1 for details)", err=True)

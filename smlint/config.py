@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from .findings import Severity
+from .inputs import MAX_CONFIG_BYTES, MAX_INT_DIGITS, InputError, read_bounded
 
 FILE_NAMES = (".smlint.yaml", ".smlint.yml", "pyproject.toml")
 LEVELS = ["error", "warning", "info"]
@@ -120,15 +121,18 @@ def expand_rules(keys: Iterable[str], where: str) -> frozenset[str]:
     return frozenset(ids)
 
 
-def parse_size(value: int | str) -> int:
+def parse_size(value: int | str, where: str = "size") -> int:
     if isinstance(value, int):
         return value
     text = value.strip().upper().removesuffix("B").strip()
     units = {"K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4, "KI": 1024, "MI": 1024**2, "GI": 1024**3, "TI": 1024**4}
-    for suffix in sorted(units, key=len, reverse=True):
-        if text.endswith(suffix):
-            return int(float(text[: -len(suffix)]) * units[suffix])
-    return int(float(text))
+    try:
+        for suffix in sorted(units, key=len, reverse=True):
+            if text.endswith(suffix):
+                return int(float(text[: -len(suffix)]) * units[suffix])
+        return int(float(text))
+    except (OverflowError, ValueError):
+        raise ConfigError(f"{where}: not a size: {str(value)[:40]!r}") from None
 
 
 def discover(start: str | None = None) -> str | None:
@@ -147,39 +151,97 @@ def discover(start: str | None = None) -> str | None:
 
 def _has_tool_table(path: str) -> bool:
     try:
-        with open(path, "rb") as handle:
-            return b"[tool.smlint]" in handle.read()
-    except OSError:
-        return False
+        return b"[tool.smlint]" in read_bounded(path, MAX_CONFIG_BYTES)
+    except InputError:
+        return False  # an unreadable pyproject.toml is not taken for a config
 
 
 def read_file(path: str) -> dict[str, Any]:
     """The raw settings of a config file, validated against SCHEMA."""
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as error:
-        raise ConfigError(f"{path}: cannot read config: {error.strerror or error}") from None
-    if path.endswith(".toml"):
-        try:
-            import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            import tomli as tomllib
-        try:
-            data = tomllib.loads(raw.decode("utf-8")).get("tool", {}).get("smlint", {})
-        except (ValueError, UnicodeDecodeError) as error:
-            raise ConfigError(f"{path}: not valid TOML: {error}") from None
-    else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(raw) if raw.strip() else {}
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            raise ConfigError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+        raw = read_bounded(path, MAX_CONFIG_BYTES, "config file")
+    except InputError as error:
+        raise ConfigError(f"{path}: cannot read config: {error}") from None
+    data = _load_toml(raw, path) if path.endswith(".toml") else _load_yaml(raw, path)
     validate(data, path)
     return data
+
+
+def _load_toml(raw: bytes, path: str) -> Any:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(raw.decode("utf-8")).get("tool", {}).get("smlint", {})
+    except (ValueError, UnicodeDecodeError) as error:  # int-str digit limit is a ValueError too
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    _refuse_huge_numbers(data, path)
+    return data
+
+
+def _load_yaml(raw: bytes, path: str) -> Any:
+    import yaml
+
+    if not raw.strip():
+        return {}
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        loader = loader_class(raw)
+        try:
+            root = loader.get_single_node()
+            _check_yaml_tree(root, path)
+            data = loader.construct_document(root) if root is not None else {}
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(error, 'problem', None) or error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a smlint config") from None
+    except ValueError as error:  # an integer past Python's int-str digit limit
+        raise ConfigError(f"{path}: not a valid config value: {error}") from None
+    return data
+
+
+# A real config holds a few dozen values; aliases may share nodes, but an alias
+# bomb (a few hundred bytes that expand to billions of values) is refused.
+_MAX_CONFIG_VALUES = 100_000
+
+
+def _check_yaml_tree(root, path: str) -> None:
+    """Counts the values the document expands to, aliases included, without
+    building it; refuses a bomb and integers too long to be a setting."""
+    import yaml
+
+    pending, count = ([root] if root is not None else []), 0
+    while pending:
+        node = pending.pop()
+        count += 1
+        if count > _MAX_CONFIG_VALUES:
+            raise ConfigError(f"{path}: expands to more than {_MAX_CONFIG_VALUES} values (YAML aliases?); "
+                              "not a smlint config")
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag.endswith(":int") and len(node.value) > MAX_INT_DIGITS:
+                raise ConfigError(f"{path}: line {node.start_mark.line + 1}: integer of {len(node.value)} digits "
+                                  "is too large for any setting")
+        elif isinstance(node, yaml.MappingNode):
+            pending.extend(part for pair in node.value for part in pair)
+        else:
+            pending.extend(node.value)
+
+
+def _refuse_huge_numbers(data: Any, path: str) -> None:
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, int) and abs(value) >= 10**MAX_INT_DIGITS:
+            raise ConfigError(f"{path}: an integer too large for any setting")
 
 
 def validate(data: Any, path: str) -> None:
@@ -218,7 +280,7 @@ def build_policy(settings: dict[str, Any], source: str | None = None) -> Policy:
     if settings.get("job-files"):
         policy.job_files = list(settings["job-files"])
     if "large-image-size" in settings:
-        policy.large_image_size = parse_size(settings["large-image-size"])
+        policy.large_image_size = parse_size(settings["large-image-size"], f"{where}: large-image-size")
     if "grace-period" in settings:
         policy.grace_period = float(settings["grace-period"])
     return policy

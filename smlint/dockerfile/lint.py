@@ -10,6 +10,7 @@ from .. import catalog, parallel
 from ..config import Policy
 from ..engine import Suppression, apply_suppressions, run_checks, unreadable
 from ..findings import Finding, Span
+from ..inputs import MAX_DOCKERFILE_BYTES, InputError, read_bounded, read_stream
 from ..report import Report
 from .checks import registry
 from .facts import Subject
@@ -116,21 +117,23 @@ def suppressions(parsed: ParsedDockerfile, policy: Policy) -> list[Suppression]:
 
 
 def _read(path: str) -> tuple[str | None, str | None]:
-    """(text, None) or (None, reason)."""
+    """(text, None) or (None, reason); special files are refused unread."""
     try:
-        if os.path.isdir(path):
-            return None, "is a directory, not a Dockerfile"
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return None, "no such file"
-    except PermissionError:
-        return None, "permission denied"
-    except OSError as error:
-        return None, f"cannot read: {error.strerror or error}"
+        data = read_bounded(path, MAX_DOCKERFILE_BYTES, "Dockerfile")
+    except InputError as error:
+        return None, str(error)
     if b"\0" in data:
         return None, "binary file (contains a NUL byte), not a Dockerfile"
     return decode(data), None
+
+
+def _read_stdin(display: str) -> Target:
+    if sys.stdin is None:  # descriptor 0 was closed
+        return display, None, None, "standard input is closed"
+    try:
+        return display, None, decode(read_stream(sys.stdin.buffer, MAX_DOCKERFILE_BYTES)), None
+    except InputError as error:
+        return display, None, None, str(error)
 
 
 def lint_paths(paths: list[str], policy: Policy, target: str | None = None, stdin_filename: str | None = None,
@@ -172,7 +175,10 @@ def _lint_target(display: str, path: str | None, text: str | None, problem: str 
         text, problem = _read(path)  # here, so that workers read in parallel too
     if problem is not None:
         return [unreadable(display, problem)], None
-    findings = lint_text(text, display, policy, stage, context_dir)
+    try:
+        findings = lint_text(text, display, policy, stage, context_dir)
+    except (MemoryError, RecursionError) as error:  # a last resort: the other targets are still checked
+        return [unreadable(display, f"too large or too deeply nested to lint ({type(error).__name__})")], None
     return findings, (text.splitlines() if findings else None)
 
 
@@ -180,7 +186,7 @@ def _targets(paths: list[str], stdin_filename: str | None):
     """Each file to lint, directories expanded; nothing is read yet but stdin."""
     for path in paths:
         if path == "-":
-            yield stdin_filename or "<stdin>", None, decode(sys.stdin.buffer.read()), None
+            yield _read_stdin(stdin_filename or "<stdin>")
         elif os.path.isdir(path) and not is_dockerfile_name(os.path.basename(os.path.normpath(path))):
             found = find_dockerfiles(path)
             if not found:

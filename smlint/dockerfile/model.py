@@ -29,31 +29,119 @@ _SET_EMPTY = frozenset(name for name, value in TARGET_PLATFORM_ARGS.items() if n
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+?])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 
 
+# Bounds that keep a hostile Dockerfile linear: an `ARG a=$b$b` chain doubles
+# per line, and each ARG/ENV copies the variables in effect.
+MAX_EXPANDED_CHARS = 16 * 1024 * 1024  # all expansions of one Dockerfile, together
+MAX_VARIABLE_COPIES = 2_000_000  # variable entries copied by all ARG/ENV lines
+
+
+class ExpansionTooLarge(DockerfileError):
+    """Variable substitution would produce more text than smlint handles."""
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")  # every reference, nested ones too
+_OPERATORS = (":-", ":+", ":?", "-", "+", "?")
+
+
 def expand(text: str, variables: dict[str, str], escape: str = "\\") -> str:
     """Docker's variable substitution: `$V`, `${V}`, `${V:-x}`, `${V-x}`,
-    `${V:+x}`, `${V+x}`; unknown variables become empty; an escaped `$` stays."""
+    `${V:+x}`, `${V+x}`, nested words too; unknown variables become empty; an
+    escaped `$` stays. One pass over the text with an explicit stack of open
+    `${V op word}`, so nesting depth costs linear time and no recursion."""
     if "$" not in text:
         return text
+    frames: list[tuple[str, str, list]] = []  # (name, operator, pieces of its word) of each open ${
+    outer: list = []  # pieces of the result; a closed word is appended as a list: no copying
+    pieces, size, index, length = outer, 0, 0, len(text)
+    while index < length:
+        char = text[index]
+        if char == escape and text.startswith("$", index + 1):
+            piece, index = "$", index + 2
+        elif char == "}" and frames:
+            name, operator, word = frames.pop()
+            pieces = frames[-1][2] if frames else outer
+            piece, index = _substitute(variables.get(name), operator, word), index + 1
+        elif char != "$":
+            piece, index = char, index + 1
+        else:
+            name, operator, after = _reference(text, index)
+            if name is None:
+                piece, index = char, index + 1
+            elif operator is None:
+                piece, index = variables.get(name) or "", after
+            else:
+                frames.append((name, operator, []))
+                pieces, index = frames[-1][2], after
+                continue
+        pieces.append(piece)
+        size += len(piece) if isinstance(piece, str) else 0  # a word's pieces were counted as they came
+        _check_size(size)
+    while frames:  # unclosed `${V:-...`: literal text, as Docker leaves it
+        name, operator, word = frames.pop()
+        (frames[-1][2] if frames else outer).append(["${", name, operator, word])
+    return _flatten(outer)
 
-    def substitute(match: re.Match) -> str:
-        start = match.start()
-        if start > 0 and text[start - 1] == escape:
-            return match.group(0)
-        name = match.group(1) or match.group(4)
-        operator, word = match.group(2), match.group(3)
-        value = variables.get(name)
-        if operator is None:
-            return value or ""
-        if operator in (":-", "-"):
-            missing = value is None or (operator == ":-" and value == "")
-            return expand(word, variables, escape) if missing else value
-        if operator in (":+", "+"):
-            present = value is not None and (operator == "+" or value != "")
-            return expand(word, variables, escape) if present else ""
-        return value or ""  # ${V:?msg}: an error at build time when unset
 
-    result = _VARIABLE.sub(substitute, text)
-    return result.replace(escape + "$", "$") if escape + "$" in result else result
+def _reference(text: str, index: int) -> tuple[str | None, str | None, int]:
+    """At a `$`: (name, None, end) for `$V`/`${V}`, (name, operator, word start)
+    for `${V op`, (None, None, index) when it is a literal `$`."""
+    braced = text.startswith("{", index + 1)
+    match = _NAME.match(text, index + 2 if braced else index + 1)
+    if match is None:
+        return None, None, index
+    name, after = match.group(), match.end()
+    if not braced:
+        return name, None, after
+    if text.startswith("}", after):
+        return name, None, after + 1
+    operator = next((op for op in _OPERATORS if text.startswith(op, after)), None)
+    if operator is None:  # `${1}`, `${a%b}`: not a substitution Docker knows
+        return None, None, index
+    return name, operator, after + len(operator)
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_EXPANDED_CHARS:
+        raise ExpansionTooLarge(f"variables expand to more than {MAX_EXPANDED_CHARS // 1024 // 1024} MiB")
+
+
+def _substitute(value: str | None, operator: str, word: list) -> object:
+    if operator in (":-", "-"):
+        missing = value is None or (operator == ":-" and value == "")
+        return word if missing else value
+    if operator in (":+", "+"):
+        present = value is not None and (operator == "+" or value != "")
+        return word if present else ""
+    return value or ""  # ${V:?msg}: an error at build time when unset
+
+
+def _flatten(pieces: list) -> str:
+    """Join nested piece lists without recursion."""
+    out: list[str] = []
+    pending = [iter(pieces)]
+    while pending:
+        for piece in pending[-1]:
+            if isinstance(piece, str):
+                out.append(piece)
+            else:
+                pending.append(iter(piece))
+                break
+        else:
+            pending.pop()
+    return "".join(out)
+
+
+def expansion_bound(instruction: Instruction, variables: dict[str, str]) -> int:
+    """An upper bound on what expanding all of an instruction's text can produce:
+    its length plus the value of every reference, computed without expanding."""
+    texts = [instruction.args, *(heredoc.body for heredoc in instruction.heredocs)]
+    bound = 0
+    for text in texts:
+        bound += len(text)
+        if "$" in text:
+            bound += sum(len(variables.get(name) or "") for name in _REFERENCE.findall(text))
+    return bound
 
 
 def has_unresolved(text: str, variables: dict[str, str], set_empty: frozenset[str] = frozenset()) -> bool:
@@ -188,8 +276,10 @@ def build(text: str, build_args: dict[str, str] | None = None) -> Dockerfile:
     stages: list[Stage] = []
     stage: Stage | None = None
     variables: dict[str, str] = {}
+    budget = _Budget()
     for instruction in parsed.instructions:
         keyword = instruction.keyword
+        budget.charge(instruction, global_vars if stage is None or keyword == "FROM" else variables)
         if keyword not in KNOWN_INSTRUCTIONS:
             raise DockerfileError(
                 f"line {instruction.line}: unknown instruction {instruction_word(parsed, instruction)!r}",
@@ -215,6 +305,25 @@ def build(text: str, build_args: dict[str, str] | None = None) -> Dockerfile:
     if not stages:
         raise DockerfileError("not a Dockerfile: no FROM instruction", 1)
     return Dockerfile(parsed, stages, global_steps)
+
+
+class _Budget:
+    """Refuses, before any expansion, a Dockerfile whose variables would expand
+    (or be copied) past the bounds: the work stays linear in its size."""
+
+    def __init__(self) -> None:
+        self.expanded = self.copies = 0
+
+    def charge(self, instruction: Instruction, variables: dict[str, str]) -> None:
+        self.expanded += expansion_bound(instruction, variables)
+        if instruction.keyword in ("ARG", "ENV"):
+            self.copies += len(variables)
+        if self.expanded > MAX_EXPANDED_CHARS:
+            raise ExpansionTooLarge(f"line {instruction.line}: variables expand to more than "
+                                    f"{MAX_EXPANDED_CHARS // 1024 // 1024} MiB in this Dockerfile", instruction.line)
+        if self.copies > MAX_VARIABLE_COPIES:
+            raise ExpansionTooLarge(f"line {instruction.line}: too many variables ({len(variables)} in effect, "
+                                    "copied by each ARG and ENV)", instruction.line)
 
 
 def instruction_word(parsed: ParsedDockerfile, instruction: Instruction) -> str:

@@ -32,8 +32,12 @@ class DockerfileMap:
     @classmethod
     def read(cls, path: str) -> "DockerfileMap":
         """Raises OSError/ValueError when the file cannot be used."""
-        with open(path, "rb") as handle:
-            raw = handle.read()
+        from ..inputs import MAX_DOCKERFILE_BYTES, InputError, read_bounded
+
+        try:
+            raw = read_bounded(path, MAX_DOCKERFILE_BYTES, "Dockerfile")  # a FIFO never blocks
+        except InputError as error:
+            raise ValueError(str(error)) from None
         if b"\0" in raw:
             raise ValueError("binary file (a NUL byte), not a Dockerfile")
         text = raw.decode("utf-8", "replace")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ..command_line import REQUEST_ARGUMENTS, resolve
 from ..config import Policy
 from ..engine import Finding, run_checks, unreadable
+from ..inputs import MAX_DOCKERFILE_BYTES, InputError, read_bounded
 from ..report import Report
 from .facts import ImageFacts, facts_from_dockerfile, facts_from_image
 from .source import Request, RequestError, read_request
@@ -38,11 +39,9 @@ def load_facts(source: ImageSource | None) -> tuple[ImageFacts | None, Finding |
             return None, unreadable(source.image, str(error)), []
     path = source.dockerfile
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as error:
-        reason = "is a directory, not a Dockerfile" if os.path.isdir(path) else f"cannot read: {error.strerror or error}"
-        return None, unreadable(path, reason), []
+        raw = read_bounded(path, MAX_DOCKERFILE_BYTES, "Dockerfile")
+    except InputError as error:
+        return None, unreadable(path, str(error)), []
     if b"\0" in raw:
         return None, unreadable(path, "is a binary file (holds a NUL byte), not a Dockerfile"), []
     text = raw.decode("utf-8", "replace")

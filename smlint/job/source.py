@@ -16,12 +16,14 @@ import re
 from dataclasses import dataclass, field
 
 from ..findings import Span
+from ..inputs import MAX_INT_DIGITS, MAX_REQUEST_BYTES, MAX_YAML_REQUEST_BYTES, InputError, read_bounded
 
 # The largest valid request (100 variables, 200 arguments, 10 inputs with
 # 4 KB queries, 50 tags) is a few hundred KB: far bigger is not a request.
-MAX_BYTES = 4 * 1024 * 1024
+MAX_BYTES = MAX_REQUEST_BYTES
+MAX_YAML_BYTES = MAX_YAML_REQUEST_BYTES
 MAX_DEPTH = 200  # a real request nests about 6 levels
-MAX_VALUES = 2_000_000  # the data is walked as a tree: bounds the work
+MAX_VALUES = 20_000  # bounds the schema check's work too: a real request holds a few thousand
 MAX_ALIAS_EXPANSIONS = 10_000  # a YAML alias bomb re-expands shared nodes; a request hardly ever does
 
 
@@ -83,21 +85,15 @@ def pointer_join(parent: str, token: object) -> str:
 def read_request(path: str) -> Request:
     """Load `path` as a request object, or raise RequestError saying why not."""
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read()
-    except IsADirectoryError:
-        raise RequestError("is a directory, not a request file") from None
-    except FileNotFoundError:
-        raise RequestError("no such file") from None
-    except OSError as error:
-        raise RequestError(f"cannot read: {error.strerror or error}") from None
+        raw = read_bounded(path, MAX_BYTES, "request file")
+    except InputError as error:
+        raise RequestError(str(error)) from None
     return parse_request(raw, path)
 
 
 def parse_request(raw: bytes, path: str) -> Request:
     if len(raw) > MAX_BYTES:
-        raise RequestError(f"is {len(raw) / 1024 / 1024:.1f} MiB; a CreateProcessingJob request is at most a few "
-                           f"hundred KB (smlint reads up to {MAX_BYTES // 1024 // 1024} MiB)")
+        raise RequestError(_too_big(len(raw), MAX_BYTES))
     if b"\0" in raw:
         raise RequestError("is a binary file (holds a NUL byte), not a JSON or YAML request")
     try:
@@ -110,6 +106,8 @@ def parse_request(raw: bytes, path: str) -> Request:
     syntax = _syntax_of(path, text)
     if syntax == "json":
         data, positions = _load_json(text)
+    elif len(raw) > MAX_YAML_BYTES:
+        raise RequestError(_too_big(len(raw), MAX_YAML_BYTES) + " of YAML")
     else:
         data, positions = _load_yaml(text)
     if not isinstance(data, dict):
@@ -120,6 +118,11 @@ def parse_request(raw: bytes, path: str) -> Request:
         )
     return Request(path=path, data=remove_nulls(data), lines=text.splitlines(True), positions=positions,
                    syntax=syntax)
+
+
+def _too_big(size: int, limit: int) -> str:
+    return (f"is {size / 1024 / 1024:.1f} MiB; a CreateProcessingJob request is at most a few hundred KB "
+            f"(smlint reads up to {limit / 1024 / 1024:g} MiB)")
 
 
 def _syntax_of(path: str, text: str) -> str:
@@ -181,19 +184,55 @@ def _load_json(text: str) -> tuple[object, dict[str, Located]]:
     if depth > MAX_DEPTH:
         raise RequestError(f"is nested {depth} levels deep; smlint reads requests nested at most {MAX_DEPTH} "
                            "levels (a real one nests about 6)")
+    huge: list[str] = []
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=lambda digits: _parse_int(digits, huge))
     except json.JSONDecodeError as error:
         raise RequestError(f"is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})",
                            Span(error.lineno, error.colno)) from None
     except RecursionError:
         raise RequestError("is nested too deeply to be a request") from None
-    return data, json_positions(text)
+    positions = json_positions(text)
+    if huge:
+        pointer = _find_huge(data)
+        located = positions.get(pointer)
+        raise RequestError(_huge_message(pointer, huge[0]), Span(*located.start) if located else None)
+    return data, positions
+
+
+class _HugeInt(str):
+    """Stands in for an integer literal too long to be any field's value."""
+
+
+def _parse_int(digits: str, huge: list[str]) -> object:
+    if len(digits.lstrip("-")) <= MAX_INT_DIGITS:
+        return int(digits)
+    huge.append(digits)
+    return _HugeInt(digits)
+
+
+def _find_huge(data: object) -> str:
+    pending: list[tuple[str, object]] = [("", data)]
+    while pending:
+        pointer, value = pending.pop()
+        if isinstance(value, _HugeInt):
+            return pointer
+        if isinstance(value, dict):
+            pending.extend((pointer_join(pointer, key), item) for key, item in value.items())
+        elif isinstance(value, list):
+            pending.extend((pointer_join(pointer, index), item) for index, item in enumerate(value))
+    return ""
+
+
+def _huge_message(pointer: str, digits: str) -> str:
+    return (f"field {pointer or '(top level)'}: an integer of {len(digits.lstrip('-'))} digits; "
+            f"no request field takes one longer than {MAX_INT_DIGITS} digits")
 
 
 def _max_flow_depth(text: str) -> int:
-    """The deepest nesting of [ and { outside strings, in one linear pass."""
-    depth = deepest = 0
+    """The deepest nesting of [ and { outside strings, in one linear pass;
+    refuses text with more flow values than a request holds."""
+    depth = deepest = values = 0
     for match in _JSON_TOKEN.finditer(text):
         token = match.group()
         if token in ("{", "["):
@@ -201,7 +240,15 @@ def _max_flow_depth(text: str) -> int:
             deepest = max(deepest, depth)
         elif token in ("}", "]"):
             depth -= 1
+        if token in ("{", "[", ","):
+            values += 1
+            if values > MAX_VALUES:
+                raise RequestError(_too_many_values())
     return deepest
+
+
+def _too_many_values() -> str:
+    return f"holds more than {MAX_VALUES} values; a real request holds a few thousand at most"
 
 
 def json_positions(text: str) -> dict[str, Located]:
@@ -291,17 +338,19 @@ def _build_yaml(root) -> tuple[object, dict[str, Located]]:
     def mark(m) -> tuple[int, int]:
         return m.line + 1, m.column + 1
 
-    def scalar(node):
+    def start(node, pointer: str):
+        """A scalar's value, or the empty container a collection fills."""
+        if not isinstance(node, yaml.ScalarNode):
+            return {} if isinstance(node, yaml.MappingNode) else []
+        if node.tag.endswith(":int") and len(node.value.lstrip("+-")) > MAX_INT_DIGITS:
+            raise RequestError(_huge_message(pointer, node.value), Span(*mark(node.start_mark)))
         try:
             return constructor.construct_object(node)
         except yaml.YAMLError as error:
             raise RequestError(f"is not a plain YAML request: {getattr(error, 'problem', error)} "
                                f"(line {node.start_mark.line + 1})", Span(*mark(node.start_mark))) from None
 
-    def new_container(node):
-        return {} if isinstance(node, yaml.MappingNode) else []
-
-    top = scalar(root) if isinstance(root, yaml.ScalarNode) else new_container(root)
+    top = start(root, "")
     # (node, its Python container, pointer, key mark)
     work = [(root, top, "", None)]
     count = expansions = 0
@@ -316,8 +365,7 @@ def _build_yaml(root) -> tuple[object, dict[str, Located]]:
             expanded.add(id(node))
         if count > MAX_VALUES or expansions > MAX_ALIAS_EXPANSIONS:
             raise RequestError("expands to too many values through YAML aliases; not a request"
-                               if expansions > MAX_ALIAS_EXPANSIONS else
-                               f"holds more than {MAX_VALUES} values; not a request")
+                               if expansions else _too_many_values())
         key_start, key_end = key_mark or (None, None)
         positions[pointer] = Located(mark(node.start_mark), mark(node.end_mark), key_start, key_end,
                                      container=is_container)
@@ -325,18 +373,16 @@ def _build_yaml(root) -> tuple[object, dict[str, Located]]:
             continue
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode):
-                    key = key_node.value
-                else:
+                if not isinstance(key_node, yaml.ScalarNode):
                     raise RequestError("uses a complex (non-scalar) mapping key; request keys are names",
                                        Span(*mark(key_node.start_mark)))
+                key = key_node.value
                 child_pointer = pointer_join(pointer, key)
-                value = scalar(value_node) if isinstance(value_node, yaml.ScalarNode) else new_container(value_node)
-                target[key] = value
+                target[key] = value = start(value_node, child_pointer)
                 work.append((value_node, value, child_pointer, (mark(key_node.start_mark), mark(key_node.end_mark))))
         else:
             for index, item_node in enumerate(node.value):
-                value = scalar(item_node) if isinstance(item_node, yaml.ScalarNode) else new_container(item_node)
-                target.append(value)
-                work.append((item_node, value, pointer_join(pointer, index), None))
+                item_pointer = pointer_join(pointer, index)
+                target.append(value := start(item_node, item_pointer))
+                work.append((item_node, value, item_pointer, None))
     return top, positions
