@@ -8,7 +8,7 @@ _BOLD, _DIM, _RESET = "\033[1m", "\033[2m", "\033[0m"
 _MAX_CONTEXT = 6  # lines of an instruction shown under its finding
 
 
-def render(report: Report, colour: bool = False, show_source: bool = True) -> str:
+def render(report: Report, colour: bool = False, show_source: bool = True, totals: bool = True) -> str:
     def paint(text: str, code: str) -> str:
         return f"{code}{text}{_RESET}" if colour else text
 
@@ -33,7 +33,7 @@ def render(report: Report, colour: bool = False, show_source: bool = True) -> st
             if last > shown[-1]:
                 out.append(paint(f"  {'':>{width}} | ...", _DIM))
     out.extend(report.summary_lines)
-    if report.findings:
+    if report.findings and totals:
         counts = report.counts()
         parts = [f"{n} {level}{'s' if n != 1 and level != 'info' else ''}" for level, n in counts.items() if n]
         files = len({f.path for f in report.findings})
