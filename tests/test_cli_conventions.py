@@ -190,3 +190,31 @@ def test_sm001_message_does_not_repeat_the_path(tmp_path):
     result = smlint("lint", missing)
     assert result.returncode == 2
     assert result.stdout.splitlines()[0] == f"{missing}: error SM001 unreadable-input: no such file"
+
+
+# ---------------------------------------------------------------- run and probe inputs
+
+
+def test_unknown_input_name_lists_the_request_inputs():
+    from smlint.run.plan import PlanError, build_plan
+    from smlint.run.request import load_request
+
+    request = load_request(os.path.join(FIXTURES, "run", "processing-job.json"))
+    with pytest.raises(PlanError) as error:
+        build_plan("img", request, None, ["run"], inputs={"dat": "/tmp"})
+    assert str(error.value) == ("--input 'dat': the request has no input with that InputName "
+                                "(did you mean 'data'?); its inputs: data")
+
+
+@pytest.mark.docker
+def test_a_missing_image_is_named_once():
+    from dockerutil import engine_or_skip
+
+    engine_or_skip()
+    image = "smlint-ux-no-such-image:1"
+    for command in (["probe", image], ["run", "--image", image]):
+        result = smlint(*command)
+        assert result.returncode == 2, result.stdout + result.stderr
+        first = result.stdout.splitlines()[0]
+        assert first.count(image) == 1, first
+        assert "no such image in the local Docker engine" in first

@@ -222,7 +222,7 @@ def test_context_scripts_are_scanned_for_host_files(tmp_path):
     path = write(tmp_path / "Dockerfile", 'FROM python:3.12-slim\nCOPY app/ /app/\nENTRYPOINT ["python3", "/app/job.py"]\n')
     assert "SM131" not in run(path).stdout
     with_context = run(path, "--context", str(tmp_path))
-    assert "SM131" in with_context.stdout and "app/job.py" in with_context.stdout
+    assert "SM131" in with_context.stdout and "app/job.py:2 (copied by this COPY)" in with_context.stdout
 
 
 def test_worker_processes_give_the_same_report_as_one(tmp_path):

@@ -472,10 +472,11 @@ def _context_scripts_reading_hosts(subject: Subject, advice: str) -> Iterator[Pr
                 match = _scan_file(path)
                 if match:
                     relative = os.path.relpath(path, root)
+                    text, line = match
                     yield Problem(
-                        f"{relative} (copied by this {copy.instruction.keyword}) uses {match!r}: {advice}",
+                        f"{relative}:{line} (copied by this {copy.instruction.keyword}) uses {text!r}: {advice}",
                         span_of(copy.instruction),
-                        data={"file": relative},
+                        data={"file": relative, "line": line},
                     )
 
 
@@ -492,7 +493,8 @@ def _context_files(path: str | None) -> Iterator[str]:
                 yield os.path.join(directory, name)
 
 
-def _scan_file(path: str) -> str | None:
+def _scan_file(path: str) -> tuple[str, int] | None:
+    """(what matched, its line in the file), or None."""
     try:
         if os.path.getsize(path) > 1_000_000:
             return None
@@ -502,8 +504,9 @@ def _scan_file(path: str) -> str | None:
         return None
     if b"\0" in data[:4096]:
         return None
-    match = _SCRIPT_HOST.search(data.decode("utf-8", "replace"))
-    return match.group(0) if match else None
+    text = data.decode("utf-8", "replace")
+    match = _SCRIPT_HOST.search(text)
+    return (match.group(0), text.count("\n", 0, match.start()) + 1) if match else None
 
 
 @registry.check("SM132")

@@ -200,7 +200,11 @@ def _plan_inputs(request: dict, given: dict[str, str]) -> list[Input]:
         seen.add(name)
     unknown = sorted(set(given) - seen)
     if unknown:
-        raise PlanError(f"--input {unknown[0]!r}: the request has no input with that InputName")
+        from ..suggest import did_you_mean
+
+        names = [item.name for item in planned]
+        raise PlanError(f"--input {unknown[0]!r}: the request has no input with that InputName"
+                        f"{did_you_mean(unknown[0], names)}; its inputs: {', '.join(names) or 'none'}")
     return planned
 
 
