@@ -30,6 +30,15 @@ def _common_options(function):
                           "searched upwards to the repository root)."),
         click.option("--select", multiple=True, metavar="RULE", help="Only these rules (id, name or prefix); repeatable."),
         click.option("--ignore", multiple=True, metavar="RULE", help="Skip these rules (id, name or prefix); repeatable."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return style_options(function)
+
+
+def _inline_ignore_options(function):
+    """Only where files can hold `# smlint ignore=` comments: Dockerfiles."""
+    options = [
         click.option("--disable-inline-ignores", is_flag=True, default=None,
                      help="Report findings even where a '# smlint ignore=' comment suppresses them."),
         click.option("--warn-unused-ignores", is_flag=True, default=None,
@@ -37,7 +46,7 @@ def _common_options(function):
     ]
     for option in reversed(options):
         function = option(function)
-    return style_options(function)
+    return function
 
 
 def _split_rules(values) -> list[str]:
@@ -136,6 +145,7 @@ def cli(ctx):
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Worker processes when linting many files; 0: one per CPU, 1: none.")
 @_common_options
+@_inline_ignore_options
 def lint(paths, stdin_filename, target, build_args, context_dir, jobs, fmt, output, **options):
     """Lint Dockerfiles (default: those under the current directory; '-': standard input).
 

@@ -218,3 +218,24 @@ def test_a_missing_image_is_named_once():
         first = result.stdout.splitlines()[0]
         assert first.count(image) == 1, first
         assert "no such image in the local Docker engine" in first
+
+
+def test_options_that_would_do_nothing_are_not_offered():
+    """Inline `# smlint ignore=` comments exist only in Dockerfiles."""
+    assert "--disable-inline-ignores" in smlint("lint", "--help").stdout
+    for command in ("job", "explain", "image", "probe"):
+        help_text = smlint(command, "--help").stdout
+        assert "--disable-inline-ignores" not in help_text and "--warn-unused-ignores" not in help_text, command
+        for option in ("--select", "--ignore", "--fail-on", "--config", "--format"):
+            assert option in help_text, (command, option)
+
+
+def test_run_output_that_is_not_name_dir_points_to_the_report_option():
+    from smlint.run.plan import PlanError, parse_pairs
+
+    with pytest.raises(PlanError) as error:
+        parse_pairs(["report.json"], "--output")
+    assert "use -o/--report FILE" in str(error.value)
+    with pytest.raises(PlanError) as error:
+        parse_pairs(["X"], "--env")
+    assert "--report" not in str(error.value)

@@ -62,7 +62,8 @@ def parse_pairs(values, what: str) -> dict[str, str]:
     for value in values or ():
         key, sep, val = value.partition("=")
         if not sep or not key:
-            raise PlanError(f"{what} {value!r} is not NAME=VALUE")
+            hint = "; to write the report to a file, use -o/--report FILE" if what == "--output" else ""
+            raise PlanError(f"{what} {value!r} is not NAME=VALUE{hint}")
         pairs[key] = val
     return pairs
 
