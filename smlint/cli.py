@@ -31,9 +31,10 @@ def _common_options(function):
         click.option("--select", multiple=True, metavar="RULE", help="Only these rules (id, name or prefix); repeatable."),
         click.option("--ignore", multiple=True, metavar="RULE", help="Skip these rules (id, name or prefix); repeatable."),
     ]
+    function = style_options(function)  # listed after the options above
     for option in reversed(options):
         function = option(function)
-    return style_options(function)
+    return function
 
 
 def _inline_ignore_options(function):
@@ -164,12 +165,12 @@ def lint(paths, stdin_filename, target, build_args, context_dir, jobs, fmt, outp
     finish(report, policy, fmt, output, options)
 
 
-@cli.command("rules")
+@cli.command("rules", short_help="List the rules (all, or by id prefix).")
 @click.argument("prefixes", nargs=-1, metavar="[PREFIX]...")
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="Only the rule ids.")
 def rules_command(prefixes, fmt, quiet):
-    """List the rules (all, or those whose id starts with PREFIX, e.g. SM1)."""
+    """List the rules, or those whose id starts with PREFIX (e.g. SM1)."""
     from .config import expand_rules
     from .docs import list_rules
 
