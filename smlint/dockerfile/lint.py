@@ -32,15 +32,12 @@ NOT_DOCKERFILE_SUFFIXES = (
     ".json", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".env", ".csv", ".xml", ".lock",
     ".orig", ".rej", ".bak", ".swp", ".tmp", "~",
 )
-_DOCKERFILE_NAME = re.compile(
-    rf"(?!.*(?i:{'|'.join(re.escape(s) for s in NOT_DOCKERFILE_SUFFIXES)})$)"
-    rf"(?:{'|'.join(fnmatch.translate(pattern) for pattern in DOCKERFILE_PATTERNS)})"
-)
+_DOCKERFILE_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in DOCKERFILE_PATTERNS))
 
 
 def is_dockerfile_name(name: str) -> bool:
     """Whether directory discovery takes a file of this name."""
-    return _DOCKERFILE_NAME.match(name) is not None
+    return _DOCKERFILE_NAME.match(name) is not None and not name.lower().endswith(NOT_DOCKERFILE_SUFFIXES)
 
 
 def find_dockerfiles(directory: str) -> list[str]:
