@@ -174,7 +174,10 @@ def rules_command(prefixes, fmt, quiet):
     from .config import expand_rules
     from .docs import list_rules
 
-    ids = expand_rules(prefixes, "smlint rules") if prefixes else None
+    try:
+        ids = expand_rules(prefixes, "smlint rules") if prefixes else None
+    except ConfigError as error:
+        raise click.UsageError(str(error))
     click.echo(list_rules(fmt, ids, ids_only=quiet), nl=False)
 
 
@@ -331,8 +334,8 @@ def _load_job(job_path):
         return None, None
     try:
         return load_request(job_path), None
-    except PlanError as error:
-        return None, str(error)
+    except PlanError as error:  # the SM001 finding names the file: the message is only the reason
+        return None, str(error).removeprefix(f"{job_path}: ")
 
 
 @cli.command("run")

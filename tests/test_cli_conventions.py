@@ -154,6 +154,8 @@ def test_rules_with_a_prefix():
     assert result.returncode == 0 and ids and all(i.startswith("SM1") for i in ids)
     assert "SM101" in ids and "SM201" not in ids
     assert smlint("rules", "SM4", "-q").stdout.split()[0] == "SM401"
+    unknown = smlint("rules", "SM9")
+    assert unknown.returncode == 2 and "unknown rule 'SM9'" in unknown.stderr and "config" not in unknown.stderr
 
 
 def test_rule_given_as_prefix_or_typo_gets_a_suggestion():
@@ -239,3 +241,11 @@ def test_run_output_that_is_not_name_dir_points_to_the_report_option():
     with pytest.raises(PlanError) as error:
         parse_pairs(["X"], "--env")
     assert "--report" not in str(error.value)
+
+
+@pytest.mark.parametrize("command", [["job"], ["run", "--image", "img:1", "--job"], ["probe", "img:1", "--job"]])
+def test_an_unreadable_request_is_named_once(tmp_path, command):
+    missing = str(tmp_path / "processing-job.json")
+    result = smlint(*command, missing)
+    assert result.returncode == 2
+    assert result.stdout.splitlines()[0] == f"{missing}: error SM001 unreadable-input: no such file"
