@@ -8,8 +8,7 @@ import sys
 import click
 
 from . import __version__
-from .cli_style import STDIO, read_stdin, report_to_stdout, stdin_inputs, style_options, wants_colour, \
-    with_stdin_filename
+from .cli_style import report_to_stdout, stdin_inputs, style_options, wants_colour, with_stdin_filename
 from .config import ConfigError
 
 FORMAT_CHOICES = ["text", "json", "sarif", "github"]

@@ -3,7 +3,6 @@ output. One place for these conventions, shared by every command."""
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
@@ -62,8 +61,3 @@ def with_stdin_filename(paths: list[str], stdin_filename: str | None) -> list[st
     if stdin_filename and STDIO not in paths:
         return [*paths, STDIO]
     return paths
-
-
-def read_stdin(limit: int) -> bytes:
-    """At most `limit` + 1 bytes, so a caller can tell "too big" without unbounded memory."""
-    return sys.stdin.buffer.read(limit + 1)
