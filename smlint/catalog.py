@@ -100,3 +100,23 @@ def resolve(key: str) -> RuleDoc | None:
     """A rule by id (any case) or kebab-case name."""
     rules = load()
     return rules.get(key.strip().upper()) or by_name().get(key.strip().lower())
+
+
+def with_prefix(prefix: str) -> list[RuleDoc]:
+    """Rules whose id (`SM1`, `sm12`) or name (`entrypoint-`) starts with `prefix`."""
+    key = prefix.strip()
+    return [doc for doc in load().values() if doc.id.startswith(key.upper()) or doc.name.startswith(key.lower())]
+
+
+def suggestion(key: str) -> str:
+    """Why `key` names no rule, and what it might have meant, for error messages."""
+    from .suggest import did_you_mean
+
+    if key.strip():
+        prefixed = with_prefix(key)
+        if prefixed:
+            shown = ", ".join(f"{doc.id} {doc.name}" for doc in prefixed[:4])
+            more = f" and {len(prefixed) - 4} more" if len(prefixed) > 4 else ""
+            return f" ({key!r} starts {len(prefixed)} rule{'s' if len(prefixed) != 1 else ''}: {shown}{more})"
+    rules = load()
+    return did_you_mean(key, [*rules, *(doc.name for doc in rules.values())])

@@ -8,6 +8,7 @@ import sys
 import click
 
 from . import __version__
+from .cli_style import report_to_stdout, stdin_inputs, style_options, wants_colour, with_stdin_filename
 from .config import ConfigError
 from .stdio import run_guarded, stdout_failed
 
@@ -20,8 +21,8 @@ def _common_options(function):
     options = [
         click.option("-f", "--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="text", show_default=True,
                      help="Report format."),
-        click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
-                     help="Write the report to FILE instead of standard output."),
+        click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, allow_dash=True), default=None,
+                     help="Write the report to FILE ('-': standard output, the default)."),
         click.option("--fail-on", type=click.Choice(LEVEL_CHOICES), default=None,
                      help="Lowest severity that makes the exit code 1 [default: warning]."),
         click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
@@ -29,6 +30,16 @@ def _common_options(function):
                           "searched upwards to the repository root)."),
         click.option("--select", multiple=True, metavar="RULE", help="Only these rules (id, name or prefix); repeatable."),
         click.option("--ignore", multiple=True, metavar="RULE", help="Skip these rules (id, name or prefix); repeatable."),
+    ]
+    function = style_options(function)  # listed after the options above
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def _inline_ignore_options(function):
+    """Only where files can hold `# smlint ignore=` comments: Dockerfiles."""
+    options = [
         click.option("--disable-inline-ignores", is_flag=True, default=None,
                      help="Report findings even where a '# smlint ignore=' comment suppresses them."),
         click.option("--warn-unused-ignores", is_flag=True, default=None,
@@ -57,13 +68,24 @@ def policy_from(options: dict, extra: dict | None = None):
     return load_policy(options.get("config_path"), overrides)
 
 
-def finish(report, policy, fmt: str, output: str | None) -> None:
-    """Write the report and exit with the code policy gives it."""
+def finish(report, policy, fmt: str, output: str | None, options: dict | None = None) -> None:
+    """Write the report and exit with the code policy gives it. `options`: the
+    command's -q/--quiet and --color."""
     from .engine import exit_code
     from .report import render
 
-    colour = output is None and fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    text = render(report, fmt, colour=colour) if fmt == "text" else render(report, fmt)
+    options = options or {}
+    quiet = bool(options.get("quiet"))
+    if report_to_stdout(output):
+        output = None
+    colour = False
+    if fmt == "text":
+        if quiet:
+            report.summary_lines = []
+        colour = wants_colour(options.get("color") or "auto", output is None and sys.stdout.isatty())
+        text = render(report, fmt, colour=colour, totals=not quiet)
+    else:
+        text = render(report, fmt)
     if output:
         try:
             with open(output, "w", encoding="utf-8") as handle:
@@ -71,12 +93,12 @@ def finish(report, policy, fmt: str, output: str | None) -> None:
         except OSError as error:
             raise click.UsageError(f"cannot write report to {output}: {error.strerror or error}")
     elif text:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=colour or None)  # click strips colour off a terminal unless told
     for finding in report.input_errors:
         if fmt != "text" or output:
             from .report.text import escape
 
-            click.echo(f"smlint: {escape(finding.message)}", err=True)
+            click.echo(f"smlint: {escape(finding.path)}: {escape(finding.message)}", err=True)
     sys.exit(exit_code(report.findings, policy.fail_on))
 
 
@@ -90,24 +112,34 @@ def _key_values(values, what: str) -> dict[str, str]:
     return pairs
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             invoke_without_command=True)
 @click.version_option(__version__, prog_name="smlint")
-def cli():
+@click.pass_context
+def cli(ctx):
     """Check containers against the SageMaker Processing contract, before the cloud does.
 
     \b
       smlint lint [PATH...]        Dockerfiles, statically
-      smlint job REQUEST           a CreateProcessingJob request
+      smlint job [REQUEST...]      CreateProcessingJob requests
       smlint explain REQUEST       the command the container will run
-      smlint image REF             a built image, without running it
+      smlint image REF...          a built image, without running it
       smlint run --image REF       a local processing job, under the real contract
       smlint probe REF             signal handling and GPU of a running container
+      smlint rules [PREFIX]        the rules, one line each
+      smlint rule RULE             one rule's documentation
+
+    '-' reads standard input wherever a file is read; -o - writes the report to
+    standard output.
     """
+    if ctx.invoked_subcommand is None:  # bare `smlint`: the help, not an error
+        click.echo(ctx.get_help())
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(readable=False))
-@click.option("--stdin-filename", default=None, help="Name to report for '-' (standard input).")
+@click.argument("paths", nargs=-1, type=click.Path(readable=False, allow_dash=True))
+@click.option("--stdin-filename", default=None, metavar="NAME",
+              help="Name to report for standard input; implies '-'.")
 @click.option("--target", default=None, metavar="STAGE", help="Stage that produces the image (default: the last).")
 @click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
               help="ARG value used when resolving variables; repeatable.")
@@ -116,44 +148,59 @@ def cli():
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Worker processes when linting many files; 0: one per CPU, 1: none.")
 @_common_options
+@_inline_ignore_options
 def lint(paths, stdin_filename, target, build_args, context_dir, jobs, fmt, output, **options):
-    """Lint Dockerfiles (default: those under the current directory)."""
+    """Lint Dockerfiles (default: those under the current directory; '-': standard input).
+
+    A directory is searched for Dockerfile, Dockerfile.*, *.Dockerfile,
+    *.dockerfile, Containerfile and Containerfile.*, except ignore files
+    (Dockerfile.dockerignore) and document, script and data files
+    (Dockerfile.md, .sh, .json, ...).
+    """
     from .dockerfile.lint import lint_paths
 
+    stdin_inputs({"PATH": paths})
+    paths = with_stdin_filename(list(paths), stdin_filename) or ["."]
     policy = policy_from(options, {"build-args": _key_values(build_args, "--build-arg") or None})
-    report = lint_paths(list(paths) or ["."], policy, target=target, stdin_filename=stdin_filename,
+    report = lint_paths(paths, policy, target=target, stdin_filename=stdin_filename,
                         context_dir=context_dir, jobs=jobs)
-    finish(report, policy, fmt, output)
+    finish(report, policy, fmt, output, options)
 
 
-@cli.command("rules")
+@cli.command("rules", short_help="List the rules (all, or by id prefix).")
+@click.argument("prefixes", nargs=-1, metavar="[PREFIX]...")
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def rules_command(fmt):
-    """List every rule."""
+@click.option("-q", "--quiet", is_flag=True, help="Only the rule ids.")
+def rules_command(prefixes, fmt, quiet):
+    """List the rules, or those whose id starts with PREFIX (e.g. SM1)."""
+    from .config import expand_rules
     from .docs import list_rules
 
-    click.echo(list_rules(fmt), nl=False)
+    try:
+        ids = expand_rules(prefixes, "smlint rules") if prefixes else None
+    except ConfigError as error:
+        raise click.UsageError(str(error))
+    click.echo(list_rules(fmt, ids, ids_only=quiet), nl=False)
 
 
 @cli.command("rule")
 @click.argument("rule")
-def rule_command(rule):
+@click.option("-q", "--quiet", is_flag=True, help="Only the first lines: id, name, severity and summary.")
+def rule_command(rule, quiet):
     """Show one rule's documentation (by id or name)."""
-    from .docs import show_rule
+    from .docs import show_rule, unknown_rule
 
-    text = show_rule(rule)
+    text = show_rule(rule, header_only=quiet)
     if text is None:
-        raise click.UsageError(f"no rule {rule!r} (see `smlint rules`)")
+        raise click.UsageError(unknown_rule(rule))
     click.echo(text, nl=False)
 
 
-def _image_source(image, dockerfile, target, build_args, required: bool):
+def _image_source(image, dockerfile, target, build_args):
     from .job.command import ImageSource
 
     if image and dockerfile:
         raise click.UsageError("give --image or --dockerfile, not both")
-    if required and not (image or dockerfile):
-        raise click.UsageError("give --image REF or --dockerfile PATH: explain needs the image's ENTRYPOINT and CMD")
     if target and not dockerfile:
         raise click.UsageError("--target goes with --dockerfile")
     return ImageSource(image=image, dockerfile=dockerfile, target=target,
@@ -163,8 +210,8 @@ def _image_source(image, dockerfile, target, build_args, required: bool):
 def _job_image_options(function):
     options = [
         click.option("--image", default=None, metavar="REF", help="Local image the job runs (for SM305-SM307)."),
-        click.option("--dockerfile", type=click.Path(), default=None, metavar="PATH",
-                     help="Dockerfile of the image the job runs (for SM305-SM307)."),
+        click.option("--dockerfile", type=click.Path(allow_dash=True), default=None, metavar="PATH",
+                     help="Dockerfile of the image the job runs (for SM305-SM307; '-': standard input)."),
         click.option("--target", default=None, metavar="STAGE", help="With --dockerfile: the stage that is the image."),
         click.option("--build-arg", "build_args", multiple=True, metavar="KEY=VALUE",
                      help="With --dockerfile: ARG value; repeatable."),
@@ -175,29 +222,43 @@ def _job_image_options(function):
 
 
 @cli.command()
-@click.argument("requests", nargs=-1, type=click.Path(readable=False))
+@click.argument("requests", nargs=-1, type=click.Path(readable=False, allow_dash=True))
+@click.option("--stdin-filename", default=None, metavar="NAME",
+              help="Name to report for standard input; implies '-'.")
 @_job_image_options
 @_common_options
-def job(requests, image, dockerfile, target, build_args, fmt, output, **options):
-    """Check CreateProcessingJob requests (.json/.yaml; default: files matching job-files)."""
+def job(requests, stdin_filename, image, dockerfile, target, build_args, fmt, output, **options):
+    """Check CreateProcessingJob requests (.json/.yaml; default: files matching job-files; '-': standard input)."""
     from .job.command import check_requests
 
-    source = _image_source(image, dockerfile, target, build_args, required=False)
+    requests = with_stdin_filename(list(requests), stdin_filename)
+    stdin_inputs({"REQUEST": requests, "--dockerfile": dockerfile})
+    source = _image_source(image, dockerfile, target, build_args)
     policy = policy_from(options, {"build-args": source.build_args})
-    finish(check_requests(list(requests), policy, source), policy, fmt, output)
+    finish(check_requests(requests, policy, source, stdin_name=stdin_filename), policy, fmt, output, options)
 
 
 @cli.command()
-@click.argument("request", type=click.Path(readable=False))
+@click.argument("request", type=click.Path(readable=False, allow_dash=True))
 @_job_image_options
 @_common_options
 def explain(request, image, dockerfile, target, build_args, fmt, output, **options):
-    """Show the command the job's container runs, and where each part comes from."""
-    from .job.command import explain as explain_request
+    """Show the command the job's container runs, and where each part comes from.
 
-    source = _image_source(image, dockerfile, target, build_args, required=True)
+    The image (--image or --dockerfile) is needed unless the request sets
+    ContainerEntrypoint, which replaces the image's ENTRYPOINT and CMD.
+    SM305-SM307 are checked and reported as findings.
+    """
+    from .job.command import NeedsImage, explain as explain_request
+
+    stdin_inputs({"REQUEST": request, "--dockerfile": dockerfile})
+    source = _image_source(image, dockerfile, target, build_args)
     policy = policy_from(options, {"build-args": source.build_args})
-    finish(explain_request(request, source), policy, fmt, output)
+    try:
+        report = explain_request(request, source, policy)
+    except NeedsImage as error:
+        raise click.UsageError(str(error))
+    finish(report, policy, fmt, output, options)
 
 
 def _argv_option(value: str | None, what: str) -> list[str] | None:
@@ -246,11 +307,11 @@ def _container_options(function):
     return function
 
 
-def _finish_container_report(report, policy, fmt, output, passed: bool) -> None:
+def _finish_container_report(report, policy, fmt, output, passed: bool, options: dict | None = None) -> None:
     """finish(), but a job that is not Completed (or a probe that is not
     conclusive) never exits 0, whatever --fail-on says."""
     try:
-        finish(report, policy, fmt, output)
+        finish(report, policy, fmt, output, options)
     except SystemExit as done:
         if done.code == 0 and not passed:
             sys.exit(1)
@@ -275,8 +336,8 @@ def _load_job(job_path):
         return None, None
     try:
         return load_request(job_path), None
-    except PlanError as error:
-        return None, str(error)
+    except PlanError as error:  # the SM001 finding names the file: the message is only the reason
+        return None, str(error).removeprefix(f"{job_path}: ")
 
 
 @cli.command("run")
@@ -302,6 +363,7 @@ def _load_job(job_path):
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Configuration file.")
 @click.option("--select", multiple=True, metavar="RULE", help="Only these rules; repeatable.")
 @click.option("--ignore", multiple=True, metavar="RULE", help="Skip these rules; repeatable.")
+@style_options
 def run_command(image, inputs, outputs, max_runtime, run_dir, keep_outputs, read_only, job_path, env, entrypoint,
                 arguments, grace, memory, pids_limit, network, gpus, fmt, output, **options):
     """Run IMAGE as a local processing job under the Processing contract.
@@ -329,11 +391,11 @@ def run_command(image, inputs, outputs, max_runtime, run_dir, keep_outputs, read
         error = error or str(problem)
     if error:
         report = Report(command="run", targets=[image], findings=[unreadable(job_path or image, error)])
-        finish(report, policy, fmt, output)
+        finish(report, policy, fmt, output, options)
     streams = {"stdout": sys.stdout, "stderr": sys.stderr} if fmt == "text" or output else sys.stderr
     with _interruptible("run"):
         report = run(image, request, run_options, policy, stream=streams)
-    _finish_container_report(report, policy, fmt, output, report.result.get("status") == "Completed")
+    _finish_container_report(report, policy, fmt, output, report.result.get("status") == "Completed", options)
 
 
 @cli.command("probe")
@@ -365,11 +427,11 @@ def probe_command(image, init, read_only, job_path, env, entrypoint, arguments, 
         error = error or str(problem)
     if error:
         report = Report(command="probe", targets=[image], findings=[unreadable(job_path or image, error)])
-        finish(report, policy, fmt, output)
+        finish(report, policy, fmt, output, options)
     with _interruptible("probe"):
         report = probe(image, request, probe_options, policy)
     conclusive = not report.result.get("inconclusive") and bool(report.result)
-    _finish_container_report(report, policy, fmt, output, conclusive)
+    _finish_container_report(report, policy, fmt, output, conclusive, options)
 
 
 @cli.command("image")
@@ -391,10 +453,10 @@ def image_command(refs, dockerfile, no_cache, fmt, output, **options):
     from .image.scan import check_images
 
     policy = policy_from(options)
-    factory = TerminalProgress if TerminalProgress.wanted() else None
+    factory = TerminalProgress if TerminalProgress.wanted() and not options.get("quiet") else None
     report = check_images(list(refs), policy, dockerfile=dockerfile, use_cache=not no_cache,
                           progress_factory=factory)
-    finish(report, policy, fmt, output)
+    finish(report, policy, fmt, output, options)
 
 
 def main() -> None:

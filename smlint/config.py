@@ -117,7 +117,8 @@ def expand_rules(keys: Iterable[str], where: str) -> frozenset[str]:
         elif upper.startswith("SM") and upper[2:].isdigit() and any(r.startswith(upper) for r in rules):
             ids.update(r for r in rules if r.startswith(upper))
         else:
-            raise ConfigError(f"{where}: unknown rule {token!r} (see `smlint rules`)")
+            hint = catalog.suggestion(token) or " (see `smlint rules`)"
+            raise ConfigError(f"{where}: unknown rule {token!r}{hint}")
     return frozenset(ids)
 
 
@@ -254,7 +255,11 @@ def validate(data: Any, path: str) -> None:
         key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
         reason = error.message
         if error.validator == "additionalProperties" and not error.absolute_path:
-            reason = reason.replace("Additional properties are not allowed", "unknown key")
+            from .suggest import did_you_mean
+
+            unknown = sorted(set(data) - set(SCHEMA["properties"]))
+            hint = did_you_mean(str(unknown[0]), SCHEMA["properties"]) if unknown else ""
+            reason = reason.replace("Additional properties are not allowed", "unknown key") + hint
         raise ConfigError(f"{path}: key {key}: {reason}")
 
 

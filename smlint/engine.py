@@ -69,8 +69,9 @@ def make_finding(rule_id: str, path: str, problem: Problem, policy: Policy | Non
 
 
 def unreadable(path: str, reason: str, span: Span | None = None) -> Finding:
-    """SM001: always reported, whatever the configuration: it is an input error."""
-    return make_finding("SM001", path, Problem(f"{path}: {reason}", span))
+    """SM001: always reported, whatever the configuration: it is an input error.
+    The finding's path names the input, so the message is only the reason."""
+    return make_finding("SM001", path, Problem(reason, span))
 
 
 def run_checks(

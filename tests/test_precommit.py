@@ -15,6 +15,7 @@ offline it skips (in CI it fails).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+import smlint
 
 ROOT = Path(__file__).resolve().parent.parent
 PRE_COMMIT = [sys.executable, "-m", "pre_commit"]
@@ -79,8 +82,17 @@ def hook_repo(tmp_path_factory, env):
     git("init", "-q", cwd=snapshot, env=env)
     git("add", "-A", cwd=snapshot, env=env)
     git("commit", "-q", "-m", "snapshot", cwd=snapshot, env=env)
+    git("tag", f"v{smlint.__version__}", cwd=snapshot, env=env)  # the release tag the README's snippet names
     sha = git("rev-parse", "HEAD", cwd=snapshot, env=env).stdout.strip()
     return snapshot, sha
+
+
+def readme_config() -> str:
+    """The README's `.pre-commit-config.yaml` snippet, as written."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"^```yaml\n(.*?)^```", text, re.M | re.S) if ".pre-commit-config.yaml" in b)
+    assert f"rev: v{smlint.__version__}" in block, "the snippet names the current release tag"
+    return block
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +101,10 @@ def project(tmp_path_factory, env, hook_repo):
     repo_path, sha = hook_repo
     project = tmp_path_factory.mktemp("project")
     git("init", "-q", cwd=project, env=env)
-    config = {"repos": [{"repo": str(repo_path), "rev": sha, "hooks": [{"id": "smlint"}, {"id": "smlint-job"}]}]}
-    (project / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
+    # The README's snippet, only pointed at the local snapshot instead of GitHub (no network).
+    config = readme_config().replace("https://github.com/smlint/smlint", str(repo_path))
+    assert {hook["id"] for hook in yaml.safe_load(config)["repos"][0]["hooks"]} == {"smlint", "smlint-job"}
+    (project / ".pre-commit-config.yaml").write_text(config)
     (project / "job.py").write_text("print('hello')\n")
     git("add", ".pre-commit-config.yaml", "job.py", cwd=project, env=env)
     git("commit", "-q", "--no-verify", "-m", "initial", cwd=project, env=env)

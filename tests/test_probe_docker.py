@@ -48,6 +48,8 @@ def _probe(client, image, **options):
     ("sleep 300; echo done", False, [("SM402", "error")]),
     # a busybox trap handler that waits for its child: stops at once
     (TRAP, False, []),
+    # a shell that ignores the signals on purpose: SM401 with the trap as the cause, not SM402's "use exec form"
+    ('["/bin/sh", "-c", "trap \'\' INT TERM; sleep 300 & wait"]', False, [("SM401", "error"), ("SM401", "warning")]),
     # docker run --init (tini) forwards the signal to sleep, which dies of it
     ('["sleep", "300"]', True, []),
 ])

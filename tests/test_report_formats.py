@@ -171,7 +171,7 @@ def test_finish_exit_codes(monkeypatch, severity, fail_on, code):
 
 
 def test_finish_input_error_is_exit_2_and_named_on_stderr(monkeypatch, capsys):
-    rep = report_of(make_finding("SM001", "missing/Dockerfile", Problem("missing/Dockerfile: no such file")))
+    rep = report_of(make_finding("SM001", "missing/Dockerfile", Problem("no such file")))
     monkeypatch.setattr(sys, "stdout", io.StringIO())
     with pytest.raises(SystemExit) as exit_info:
         cli.finish(rep, Policy(fail_on=None), "json", None)

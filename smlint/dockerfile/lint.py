@@ -25,11 +25,20 @@ SKIPPED_DIRS = frozenset({
 _IGNORE = re.compile(
     r"^smlint\s+(ignore|ignore-file)\s*=\s*([A-Za-z0-9_,\s-]+?)\s*(?:reason\s*=\s*(\"[^\"]*\"|'[^']*'|\S+))?\s*$"
 )
+# `Dockerfile.*` also matches files that sit beside a Dockerfile but are not
+# one: BuildKit's per-Dockerfile ignore file and documents, scripts and data.
+NOT_DOCKERFILE_SUFFIXES = (
+    ".dockerignore", ".md", ".markdown", ".rst", ".txt", ".adoc", ".html", ".pdf",
+    ".sh", ".bash", ".py", ".ps1", ".bat", ".cmd", ".js", ".ts", ".rb", ".go",
+    ".json", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".conf", ".env", ".csv", ".xml", ".lock",
+    ".orig", ".rej", ".bak", ".swp", ".tmp", "~",
+)
 _DOCKERFILE_NAME = re.compile("|".join(fnmatch.translate(pattern) for pattern in DOCKERFILE_PATTERNS))
 
 
 def is_dockerfile_name(name: str) -> bool:
-    return _DOCKERFILE_NAME.match(name) is not None
+    """Whether directory discovery takes a file of this name."""
+    return _DOCKERFILE_NAME.match(name) is not None and not name.lower().endswith(NOT_DOCKERFILE_SUFFIXES)
 
 
 def find_dockerfiles(directory: str) -> list[str]:
@@ -50,7 +59,7 @@ def find_dockerfiles(directory: str) -> list[str]:
             except OSError:
                 is_dir = False
             if not is_dir:
-                if _DOCKERFILE_NAME.match(entry.name):
+                if is_dockerfile_name(entry.name):
                     found.append(entry.path)
             elif entry.name not in SKIPPED_DIRS and not entry.is_symlink():
                 subdirectories.append(entry.path)
@@ -141,13 +150,16 @@ def lint_paths(paths: list[str], policy: Policy, target: str | None = None, stdi
     """Lint every target; `jobs` worker processes (0: one per CPU, used only
     when there are enough files to pay for starting them)."""
     report = Report(command="lint")
-    targets = list(_targets(paths, stdin_filename))
+    targets = list(_targets(paths, stdin_filename, report.summary_lines))
     results = _lint_all(targets, policy, target, context_dir, jobs)
     for (display, _, _, _), (findings, lines) in zip(targets, results):
         report.targets.append(display)
         if lines is not None:
             report.sources[display] = lines
         report.findings.extend(findings)
+    if targets and not report.findings:
+        count = len(targets)
+        report.summary_lines.append(f"no findings in {count} {'file' if count == 1 else 'files'}")
     return report
 
 
@@ -182,15 +194,16 @@ def _lint_target(display: str, path: str | None, text: str | None, problem: str 
     return findings, (text.splitlines() if findings else None)
 
 
-def _targets(paths: list[str], stdin_filename: str | None):
-    """Each file to lint, directories expanded; nothing is read yet but stdin."""
+def _targets(paths: list[str], stdin_filename: str | None, notes: list[str]):
+    """Each file to lint, directories expanded; nothing is read yet but stdin.
+    A directory without Dockerfiles is nothing to check, not an error: a note."""
     for path in paths:
         if path == "-":
             yield _read_stdin(stdin_filename or "<stdin>")
         elif os.path.isdir(path) and not is_dockerfile_name(os.path.basename(os.path.normpath(path))):
             found = find_dockerfiles(path)
             if not found:
-                yield path, None, None, "no Dockerfile found in this directory"
+                notes.append(f"note: no Dockerfile found in {path} (names taken: {', '.join(DOCKERFILE_PATTERNS)})")
             for file_path in found:
                 yield file_path, file_path, None, None
         else:

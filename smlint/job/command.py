@@ -5,17 +5,28 @@ from __future__ import annotations
 import glob
 import os
 import shlex
+import sys
 from dataclasses import dataclass
 
-from ..command_line import REQUEST_ARGUMENTS, resolve
+from ..command_line import resolve
 from ..config import Policy
-from ..engine import Finding, run_checks, unreadable
+from ..engine import Finding, Registry, run_checks, unreadable
 from ..inputs import MAX_DOCKERFILE_BYTES, InputError, read_bounded
 from ..report import Report
 from .facts import ImageFacts, facts_from_dockerfile, facts_from_image
-from .source import Request, RequestError, read_request
+from .source import MAX_BYTES, Request, RequestError, parse_request, read_request
 
 IMAGE_RULES = ("SM305", "SM306", "SM307")
+STDIN = "-"
+
+
+class NeedsImage(Exception):
+    """explain was given no image, and the request's command depends on it."""
+
+
+def read_stdin() -> bytes:
+    """Standard input, bounded: one byte past MAX_BYTES is enough to say "too big"."""
+    return sys.stdin.buffer.read(MAX_BYTES + 1)
 
 
 @dataclass
@@ -39,7 +50,7 @@ def load_facts(source: ImageSource | None) -> tuple[ImageFacts | None, Finding |
             return None, unreadable(source.image, str(error)), []
     path = source.dockerfile
     try:
-        raw = read_bounded(path, MAX_DOCKERFILE_BYTES, "Dockerfile")
+        raw = read_stdin() if path == STDIN else read_bounded(path, MAX_DOCKERFILE_BYTES, "Dockerfile")
     except InputError as error:
         return None, unreadable(path, str(error)), []
     if b"\0" in raw:
@@ -64,88 +75,129 @@ def discover_requests(policy: Policy, root: str = ".") -> list[str]:
     return sorted(found)
 
 
-def load(path: str) -> tuple[Request | None, Finding | None]:
+def load(path: str, stdin_name: str | None = None) -> tuple[Request | None, Finding | None]:
+    """The request in `path` (`-`: standard input, reported as `stdin_name`)."""
+    shown = display_name(path, stdin_name)
     try:
+        if path == STDIN:
+            return parse_request(read_stdin(), shown), None
         return read_request(path), None
     except RequestError as error:
-        return None, unreadable(path, error.reason, error.span)
+        return None, unreadable(shown, error.reason, error.span)
+    except OSError as error:
+        return None, unreadable(shown, f"cannot read: {error.strerror or error}")
 
 
-def check_requests(paths: list[str], policy: Policy, source: ImageSource | None = None) -> Report:
+def display_name(path: str, stdin_name: str | None) -> str:
+    return (stdin_name or "<stdin>") if path == STDIN else path
+
+
+def check_requests(paths: list[str], policy: Policy, source: ImageSource | None = None,
+                   stdin_name: str | None = None) -> Report:
     from .checks import JobSubject, registry
 
     report = Report(command="job")
-    if not paths:
+    searched = not paths
+    if searched:
         paths = discover_requests(policy)
     facts, facts_error, facts_lines = load_facts(source)
     if facts_error:
         report.findings.append(facts_error)
         report.targets.append(facts_error.path)
-    if facts is None:
+    if facts is None and paths:
         why = "no --image or --dockerfile given" if facts_error is None else "the image could not be read"
         report.summary_lines.append(f"SM305-SM307 not checked: {why}")
     elif source and source.dockerfile:
         report.sources[source.dockerfile] = facts_lines
     checked = {"image": facts.described if facts else None, "requests": []}
     for path in paths:
-        report.targets.append(path)
-        request, error = load(path)
+        shown = display_name(path, stdin_name)
+        report.targets.append(shown)
+        request, error = load(path, stdin_name)
         if error:
             report.findings.append(error)
             continue
-        report.sources[path] = request.lines
-        report.findings.extend(run_checks(registry, JobSubject(request, facts), path, policy))
-        checked["requests"].append(path)
-    if not paths:
-        report.summary_lines.append(f"no request files found (job-files: {', '.join(policy.job_files)})")
+        report.sources[shown] = request.lines
+        report.findings.extend(run_checks(registry, JobSubject(request, facts), shown, policy))
+        checked["requests"].append(shown)
+    if searched and not paths:
+        report.summary_lines.append(f"note: no request files found (job-files: {', '.join(policy.job_files)})")
     report.result = {"checked": checked, "image_rules_checked": facts is not None}
     return report
 
 
-def explain(path: str, source: ImageSource) -> Report:
-    """The argv the container runs and where each part comes from."""
-    report = Report(command="explain", targets=[path])
-    facts, facts_error, _ = load_facts(source)
+def explain(path: str, source: ImageSource, policy: Policy | None = None) -> Report:
+    """The argv the container runs and where each part comes from, and the
+    findings of SM305-SM307 on it (the same checks as `smlint job`)."""
+    from .checks import JobSubject
+
+    policy = policy or Policy()
+    shown = display_name(path, None)
+    report = Report(command="explain", targets=[shown])
     request, error = load(path)
-    for finding in (facts_error, error):
-        if finding:
-            report.findings.append(finding)
-    if request is None or facts is None:
+    if error:
+        report.findings.append(error)
         return report
-    report.sources[path] = request.lines
-    app = request.data.get("AppSpecification") if isinstance(request.data.get("AppSpecification"), dict) else {}
-    entrypoint, arguments = app.get("ContainerEntrypoint"), app.get("ContainerArguments")
-    for key, value in (("ContainerEntrypoint", entrypoint), ("ContainerArguments", arguments)):
-        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
-            report.findings.append(unreadable(path, f"AppSpecification.{key} is not a list of strings",
-                                              request.span(f"/AppSpecification/{key}")))
-            return report
-    resolution = resolve(facts.entrypoint, facts.cmd, entrypoint, arguments)
-    unknown_base = not facts.config_known and not entrypoint
+    report.sources[shown] = request.lines
+    entrypoint, arguments, problem = _app_argv(request, shown)
+    if problem:
+        report.findings.append(problem)
+        return report
+    if not (source.image or source.dockerfile) and not entrypoint:
+        raise NeedsImage("give --image REF or --dockerfile PATH: the request sets no ContainerEntrypoint, so the "
+                         "image's ENTRYPOINT and CMD decide what runs")
+    facts, facts_error, facts_lines = load_facts(source)
+    if facts_error:
+        report.findings.append(facts_error)
+        return report
+    if source.dockerfile:
+        report.sources[source.dockerfile] = facts_lines
+    resolution = resolve(facts.entrypoint if facts else None, facts.cmd if facts else None, entrypoint, arguments)
+    described = facts.described if facts else "not needed: ContainerEntrypoint replaces its ENTRYPOINT and CMD"
     report.result = {
         "argv": resolution.argv,
         "parts": [{"source": source_name, "args": list(args)} for source_name, args in resolution.parts],
         "case": resolution.case,
         "executable_source": resolution.executable_source,
-        "image": facts.described,
-        "image_config_known": facts.config_known,
+        "image": described,
+        "image_config_known": facts.config_known if facts else None,
     }
-    report.summary_lines.extend(_explain_lines(resolution, facts, unknown_base))
+    report.summary_lines.extend(_explain_lines(resolution, facts, described, entrypoint))
+    report.findings.extend(run_checks(_image_rules(), JobSubject(request, facts), shown, policy))
     return report
 
 
-def _explain_lines(resolution, facts: ImageFacts, unknown_base: bool) -> list[str]:
+def _app_argv(request: Request, shown: str) -> tuple[list | None, list | None, Finding | None]:
+    """(ContainerEntrypoint, ContainerArguments, an SM001 if either is not a list of strings)."""
+    app = request.data.get("AppSpecification") if isinstance(request.data.get("AppSpecification"), dict) else {}
+    entrypoint, arguments = app.get("ContainerEntrypoint"), app.get("ContainerArguments")
+    for key, value in (("ContainerEntrypoint", entrypoint), ("ContainerArguments", arguments)):
+        if value is not None and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            problem = unreadable(shown, f"AppSpecification.{key} is not a list of strings",
+                                 request.span(f"/AppSpecification/{key}"))
+            return None, None, problem
+    return entrypoint, arguments, None
+
+
+def _image_rules() -> Registry:
+    """The job checks that explain runs: those about the command and the image."""
+    from .checks import registry
+
+    subset = Registry()
+    subset.checks = {rule_id: registry.checks[rule_id] for rule_id in IMAGE_RULES}
+    return subset
+
+
+def _explain_lines(resolution, facts: ImageFacts | None, described: str, entrypoint) -> list[str]:
+    """The text report's explanation; what can go wrong is a finding (SM305-SM307), not a line here."""
     lines = [shlex.join(resolution.argv) if resolution.argv else "(nothing: no command at all)", ""]
     width = max((len(shlex.join(args)) for _, args in resolution.parts), default=0)
     for source_name, args in resolution.parts:
         lines.append(f"  {shlex.join(args):<{width}}  <- {source_name}")
     lines.append(f"case: {resolution.case}")
-    lines.append(f"image: {facts.described}")
-    if unknown_base:
+    lines.append(f"image: {described}")
+    if facts is not None and not facts.config_known and not entrypoint:
         lines.append(f"note: the base image {facts.base_image or '(unknown)'} may add its own ENTRYPOINT/CMD, "
                      "unknown statically; use --image to see them")
-    if resolution.executable_source == REQUEST_ARGUMENTS:
-        condition = "if the base image has no ENTRYPOINT, " if unknown_base else ""
-        lines.append(f"warning: {condition}the first argument {resolution.argv[0]!r} runs as the program (SM305)")
     return lines
 

@@ -46,7 +46,7 @@ def _clip(line: str, column: int) -> str:
     return ("..." if start else "") + clipped + ("..." if start + _MAX_SHOWN_WIDTH < len(line) else "")
 
 
-def render(report: Report, colour: bool = False, show_source: bool = True) -> str:
+def render(report: Report, colour: bool = False, show_source: bool = True, totals: bool = True) -> str:
     def paint(text: str, code: str) -> str:
         return f"{code}{text}{_RESET}" if colour else text
 
@@ -73,7 +73,7 @@ def render(report: Report, colour: bool = False, show_source: bool = True) -> st
             if last > shown[-1]:
                 out.append(paint(f"  {'':>{width}} | ...", _DIM))
     out.extend(escape(line) for line in report.summary_lines)
-    if report.findings:
+    if report.findings and totals:
         counts = report.counts()
         parts = [f"{n} {level}{'s' if n != 1 and level != 'info' else ''}" for level, n in counts.items() if n]
         files = len({f.path for f in report.findings})

@@ -152,6 +152,7 @@ class SignalTrial:
     signal: str
     disposition: str = ""  # Disposition.describe()
     handled: bool | None = None  # None: could not be read
+    ignored: bool = False  # SIG_IGN on purpose (`trap "" INT`), not just the default action
     exited: bool = False
     seconds: float | None = None  # signal -> exit
     exit_code: int | None = None
@@ -170,7 +171,10 @@ class ProbeOutcome:
 
 
 def _shell_holds_signal(probe: ProbeOutcome, trial: SignalTrial) -> bool:
-    return probe.pid1_is_shell and bool(probe.children) and not trial.exited
+    """SM402's case: the shell swallows the signal by being PID 1. A shell that
+    ignores it on purpose is SM401's: exec form would not help, since an
+    ignored signal stays ignored in every program the shell starts."""
+    return probe.pid1_is_shell and bool(probe.children) and not trial.exited and not trial.ignored
 
 
 @PROBE_CHECKS.check("SM402")
@@ -197,8 +201,13 @@ def stop_signal_ignored(probe: ProbeOutcome):
         consequence = (
             "StopProcessingJob can only SIGKILL it" if name == "SIGINT" else "a SIGTERM-based stop would not reach it"
         )
+        cause = f"does not handle {name}: {trial.disposition}"
+        if trial.ignored:
+            how = f', as `trap "" {name[3:]}` sets it' if probe.pid1_is_shell else ""
+            cause = (f"ignores {name} on purpose (SIG_IGN{how}), and every program it starts inherits that; "
+                     "remove the ignore")
         yield Problem(
-            f"PID 1 ({' '.join(probe.pid1_argv)[:120]}) does not handle {name}: {trial.disposition}; "
+            f"PID 1 ({' '.join(probe.pid1_argv)[:120]}) {cause}; "
             f"confirmed: still running {probe.grace:g} s after {name}. {consequence}",
             data={"signal": name, "disposition": trial.disposition},
             severity=severity,

@@ -62,7 +62,8 @@ def parse_pairs(values, what: str) -> dict[str, str]:
     for value in values or ():
         key, sep, val = value.partition("=")
         if not sep or not key:
-            raise PlanError(f"{what} {value!r} is not NAME=VALUE")
+            hint = "; to write the report to a file, use -o/--report FILE" if what == "--output" else ""
+            raise PlanError(f"{what} {value!r} is not NAME=VALUE{hint}")
         pairs[key] = val
     return pairs
 
@@ -200,7 +201,11 @@ def _plan_inputs(request: dict, given: dict[str, str]) -> list[Input]:
         seen.add(name)
     unknown = sorted(set(given) - seen)
     if unknown:
-        raise PlanError(f"--input {unknown[0]!r}: the request has no input with that InputName")
+        from ..suggest import did_you_mean
+
+        names = [item.name for item in planned]
+        raise PlanError(f"--input {unknown[0]!r}: the request has no input with that InputName"
+                        f"{did_you_mean(unknown[0], names)}; its inputs: {', '.join(names) or 'none'}")
     return planned
 
 

@@ -219,11 +219,11 @@ def _signal_trials(containers, waiters, readings, grace: float) -> dict[str, che
     for name, container in containers.items():
         reading = readings[name]
         if procfs.is_init(reading.argv):
-            disposition, handled = "forwarded to the child by the init process", True
+            disposition, handled, ignored = "forwarded to the child by the init process", True, False
         else:
             state = reading.masks.disposition(procfs.SIGNALS[name])
-            disposition, handled = state.describe(), state.handled
-        trials[name] = checks.SignalTrial(signal=name, disposition=disposition, handled=handled)
+            disposition, handled, ignored = state.describe(), state.handled, state.ignored and not state.handled
+        trials[name] = checks.SignalTrial(signal=name, disposition=disposition, handled=handled, ignored=ignored)
         sent[name] = time.monotonic()
         try:
             container.kill(signal=name)

@@ -173,4 +173,6 @@ def image_config(client, image: str) -> dict:
     try:
         return client.images.get(image).attrs.get("Config") or {}
     except Exception as error:
-        raise EngineError(f"image {image!r} not found in the engine: {_api_reason(error)}") from None
+        if type(error).__name__ == "ImageNotFound":  # the finding names the image: say why only once
+            raise EngineError("no such image in the local Docker engine (docker build or docker pull it first)") from None
+        raise EngineError(f"cannot read the image from the engine: {_api_reason(error)}") from None
