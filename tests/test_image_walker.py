@@ -27,7 +27,8 @@ from archives import (  # noqa: E402
 
 from smlint.cli import cli  # noqa: E402
 from smlint.image import load_image  # noqa: E402
-from smlint.image import cache, walker  # noqa: E402
+from smlint.image import cache, streams, walker  # noqa: E402
+from smlint.image import rpmdb as rpm_reader  # noqa: E402
 from smlint.image.walker import LayerError, walk_layer  # noqa: E402
 
 SCRIPT = b"#!/bin/sh\nexec echo hi\n"
@@ -244,8 +245,8 @@ def zstd_library(request, monkeypatch):
     """Each zstd reader the walker has: python-zstandard, and the standard
     library's compression.zstd API (its backport before Python 3.14)."""
     module = _zstd_module(request.param)
-    reader = walker._Unzstd if request.param == "zstandard" else walker._StdlibUnzstd
-    monkeypatch.setattr(walker, "_zstd_reader", lambda raw, head: reader(raw, head, module))
+    reader = streams._Unzstd if request.param == "zstandard" else streams._StdlibUnzstd
+    monkeypatch.setattr(streams, "_zstd_reader", lambda raw, head: reader(raw, head, module))
     return request.param
 
 
@@ -437,8 +438,8 @@ def _minimal_blob(data: bytes, tag: int = 1000, kind: int = _STRING, offset: int
 
 def test_rpm_header_name_and_malformed_blobs():
     good = rpm_header_blob("kmod-nvidia-latest-dkms", "550.54.15", "1.el9")
-    assert walker._rpm_header_name(good) == "kmod-nvidia-latest-dkms"
-    assert walker._rpm_header_name(_minimal_blob(b"cuda-drivers\0")) == "cuda-drivers"
+    assert rpm_reader._rpm_header_name(good) == "kmod-nvidia-latest-dkms"
+    assert rpm_reader._rpm_header_name(_minimal_blob(b"cuda-drivers\0")) == "cuda-drivers"
     il, dl = struct.unpack(">II", good[:8])
     data_start = 8 + 16 * il
     name_entry = 8 + 16 * 3  # the region, 100 and 269 come first
@@ -462,12 +463,12 @@ def test_rpm_header_name_and_malformed_blobs():
         random.Random(221).randbytes(4096),
     ]
     for blob in malformed:
-        assert walker._rpm_header_name(blob) is None, blob[:40]
+        assert rpm_reader._rpm_header_name(blob) is None, blob[:40]
 
 
 def test_rpmdb_sqlite_names_are_read_at_both_paths(tmp_path):
     database = rpmdb(tmp_path, "bash", "glibc", "kmod-nvidia-latest-dkms", "cuda-toolkit-12-4")
-    for path in walker.RPMDB_SQLITE:
+    for path in rpm_reader.RPMDB_SQLITE:
         scan = walk_layer(io.BytesIO(rpm_layer(database, path)))
         assert scan.samples[path] == ["bash", "glibc", "kmod-nvidia-latest-dkms", "cuda-toolkit-12-4"]
 
@@ -577,7 +578,7 @@ def test_rpmdb_whiteout_overwrite_and_size_bound(tmp_path, monkeypatch):
     assert load_image(image(tmp_path, [base_layer(), toolkit, drivers])).installed_packages == {
         RPMDB: ["bash", "nvidia-driver-cuda"]}
     # Above the bound a database is not read, and the one below it no longer counts.
-    monkeypatch.setattr(walker, "_RPMDB_LIMIT", len(toolkit) // 2)
+    monkeypatch.setattr(rpm_reader, "_RPMDB_LIMIT", len(toolkit) // 2)
     view = load_image(image(tmp_path, [base_layer(), drivers, toolkit]), use_cache=False)
     assert view.lookup(RPMDB).layer == 2 and view.installed_packages == {}
 
