@@ -22,7 +22,7 @@ from conftest import FIXTURES
 
 sys.path.insert(0, os.path.join(FIXTURES, "images"))
 from archives import (  # noqa: E402
-    docker_archive, layer_tar, oci_layout_from_docker_archive, tar_directory, zstd_frame,
+    docker_archive, layer_tar, oci_layout_from_docker_archive, sha256, tar_directory, zstd_frame,
 )
 
 from smlint.cli import cli  # noqa: E402
@@ -151,7 +151,7 @@ def test_tampered_oci_blob_is_sm001_and_not_cached(tmp_path, cache_home):
         handle.seek(600)
         handle.write(b"X")
     code, report = check("oci:" + layout)
-    assert code == 2 and "does not match its digest" in report["findings"][0]["message"]
+    assert code == 2 and "layer digest mismatch" in report["findings"][0]["message"]
     assert not (cache_home / "smlint" / "layers").exists()
 
 
@@ -210,7 +210,9 @@ def test_path_traversal_member_is_refused_and_nothing_is_written(tmp_path):
     before = set(os.listdir(tmp_path))
     message = _sm001(ref)
     assert "escapes the image root" in message and "../../etc/passwd" in message
-    assert set(os.listdir(tmp_path)) == before
+    assert set(os.listdir(tmp_path)) - {"cache"} == before  # the cache holds only the verified first layer
+    layers = tmp_path / "cache" / "smlint" / "layers" / cache.FORMAT / "sha256"
+    assert os.listdir(layers) == [sha256(base_layer()).split(":")[1]]
     assert "pwned" not in open("/etc/passwd").read()
 
 

@@ -363,14 +363,21 @@ class Hashing:
             if progress:
                 progress(done)
 
-    def check(self, claim: str) -> None:
+    @property
+    def value(self) -> str:
+        """"ALGORITHM:HEX" of what was read so far."""
+        return f"{self.hash.name}:{self.hash.hexdigest()}"
+
+    def check(self, claim: str = "diff_id") -> None:
         """Drain, then LayerError unless the digest is the one `claim`ed
         ("diff_id": of the uncompressed tar; "blob digest": of the blob)."""
         self.drain()
-        actual = self.hash.hexdigest()
-        if actual != self.expected:
-            raise LayerError(f"layer digest mismatch: its content hashes to {self.hash.name}:{actual[:12]}..., "
-                             f"not to its {claim} {self.digest}")
+        if self.value != self.digest:
+            raise LayerError(digest_mismatch(self.value, self.digest, claim))
+
+
+def digest_mismatch(actual: str, claimed: str, claim: str = "diff_id") -> str:
+    return f"layer digest mismatch: its content hashes to {actual[:19]}..., not to its {claim} {claimed}"
 
 
 def verify_layer(raw: BinaryIO, diff_id: str, progress: Callable[[int], None] | None = None) -> None:

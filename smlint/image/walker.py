@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Callable
 
 from .rpmdb import RPMDB_FILES, RpmDatabases
-from .streams import ForwardReader, Hashing, LayerError, open_layer_stream, seekable
+from .streams import ForwardReader, Hashing, LayerError, digest_mismatch, open_layer_stream, seekable
 
 # Entry kinds (one letter keeps the cache small).
 FILE, DIR, SYMLINK, HARDLINK, OTHER, WHITEOUT, OPAQUE = "f", "d", "l", "h", "o", "w", "q"
@@ -92,6 +92,10 @@ def normalise(name: str) -> str:
 
 # --- the walk -----------------------------------------------------------------
 
+class TooManyEntries(LayerError):
+    """The image holds more entries than smlint's memory bound."""
+
+
 def walk_layer(raw: BinaryIO, progress: Callable[[int], None] | None = None, diff_id: str | None = None,
                max_entries: int = MAX_ENTRIES) -> LayerScan:
     """Scan one layer tar (plain, gzip or zstd) from `raw`. Raises LayerError.
@@ -101,10 +105,25 @@ def walk_layer(raw: BinaryIO, progress: Callable[[int], None] | None = None, dif
     of a layer that is not what its image config claims is never returned
     (so never cached under that claim).
     """
+    if not diff_id:
+        return _walk(raw, progress, None, max_entries)[0]
+    scan, actual = _walk(raw, progress, diff_id.partition(":")[0], max_entries)
+    if actual != diff_id:
+        raise LayerError(digest_mismatch(actual, diff_id))
+    return scan
+
+
+def walk_hashed(raw: BinaryIO, algorithm: str = "sha256", progress: Callable[[int], None] | None = None,
+                max_entries: int = MAX_ENTRIES) -> tuple[LayerScan, str]:
+    """(scan, "ALGORITHM:HEX" digest of the uncompressed tar, read to its end)."""
+    return _walk(raw, progress, algorithm, max_entries)
+
+
+def _walk(raw: BinaryIO, progress, algorithm: str | None, max_entries: int) -> tuple[LayerScan, str | None]:
     stream, compressed = open_layer_stream(raw)
     hashing = None
-    if diff_id:
-        hashing = Hashing(stream, diff_id)
+    if algorithm:
+        hashing = Hashing(stream, algorithm + ":")
         stream = ForwardReader(hashing.read)  # every byte passes the hash, none is seeked over
     elif compressed or not seekable(stream):
         # Random-access mode everywhere: on a seekable file skipping data is a
@@ -126,12 +145,12 @@ def walk_layer(raw: BinaryIO, progress: Callable[[int], None] | None = None, dif
             tar.members.clear()  # tarfile keeps every header otherwise
             _record(tar, member, scan, rpmdbs, budget)
             if len(scan.entries) > max_entries:
-                raise LayerError(f"more than {max_entries:,} entries (smlint's bound per image)")
+                raise TooManyEntries(f"more than {MAX_ENTRIES:,} entries in the image (smlint's memory bound)")
             if progress:
                 progress(tar.offset)
         scan.size = tar.offset - start
         if hashing:
-            hashing.check("diff_id")
+            hashing.drain()
         rpmdbs.read_into(scan)
     except LayerError:
         raise
@@ -139,7 +158,7 @@ def walk_layer(raw: BinaryIO, progress: Callable[[int], None] | None = None, dif
         raise LayerError(f"corrupt or truncated layer tar ({error or type(error).__name__})") from None
     finally:
         rpmdbs.close()
-    return scan
+    return scan, hashing.value if hashing else None
 
 
 def _record(tar: tarfile.TarFile, member: tarfile.TarInfo, scan: LayerScan, rpmdbs: "RpmDatabases",
