@@ -125,7 +125,12 @@ class LayerCache:
                 return False
             if stat.S_IMODE(os.lstat(self.directory).st_mode) != 0o700:
                 os.chmod(self.directory, 0o700)  # made by an older smlint, or umask-widened
-            os.makedirs(directory, mode=0o700, exist_ok=True)
+            below = os.path.relpath(directory, self.directory).split(os.sep)
+            for depth in range(1, len(below) + 1):  # each level 0700 (makedirs gives parents the umask's mode)
+                try:
+                    os.mkdir(os.path.join(self.directory, *below[:depth]), 0o700)
+                except FileExistsError:
+                    pass
             return True
         except OSError:
             return False

@@ -20,7 +20,8 @@ from .cache import LayerCache
 from .errors import ImageError
 from .progress import Progress
 from .streams import Hashing, LayerError, verify_layer
-from .walker import MAX_ENTRIES, LayerScan, walk_layer
+from . import walker
+from .walker import LayerScan, walk_layer
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,12 @@ class EntryBudget:
     memory bound, counted over every layer read or taken from the cache."""
 
     def __init__(self) -> None:
-        self.left = MAX_ENTRIES
+        self.left = walker.MAX_ENTRIES
 
     def take(self, scan: LayerScan, number: int, digest: str) -> None:
         self.left -= len(scan.entries)
         if self.left < 0:
-            raise layer_error(number, digest, f"more than {MAX_ENTRIES:,} entries in the image "
-                                              f"(smlint's memory bound)")
+            raise layer_error(number, digest, walker.too_many_entries())
 
 
 class OrderedLayers:

@@ -96,8 +96,12 @@ class TooManyEntries(LayerError):
     """The image holds more entries than smlint's memory bound."""
 
 
+def too_many_entries() -> str:
+    return f"more than {MAX_ENTRIES:,} entries in the image's layers (smlint's memory bound)"
+
+
 def walk_layer(raw: BinaryIO, progress: Callable[[int], None] | None = None, diff_id: str | None = None,
-               max_entries: int = MAX_ENTRIES) -> LayerScan:
+               max_entries: int | None = None) -> LayerScan:
     """Scan one layer tar (plain, gzip or zstd) from `raw`. Raises LayerError.
 
     With `diff_id` ("sha256:HEX"), the uncompressed tar is hashed as it is
@@ -114,12 +118,13 @@ def walk_layer(raw: BinaryIO, progress: Callable[[int], None] | None = None, dif
 
 
 def walk_hashed(raw: BinaryIO, algorithm: str = "sha256", progress: Callable[[int], None] | None = None,
-                max_entries: int = MAX_ENTRIES) -> tuple[LayerScan, str]:
+                max_entries: int | None = None) -> tuple[LayerScan, str]:
     """(scan, "ALGORITHM:HEX" digest of the uncompressed tar, read to its end)."""
     return _walk(raw, progress, algorithm, max_entries)
 
 
-def _walk(raw: BinaryIO, progress, algorithm: str | None, max_entries: int) -> tuple[LayerScan, str | None]:
+def _walk(raw: BinaryIO, progress, algorithm: str | None, max_entries: int | None) -> tuple[LayerScan, str | None]:
+    max_entries = MAX_ENTRIES if max_entries is None else max_entries
     stream, compressed = open_layer_stream(raw)
     hashing = None
     if algorithm:
@@ -145,7 +150,7 @@ def _walk(raw: BinaryIO, progress, algorithm: str | None, max_entries: int) -> t
             tar.members.clear()  # tarfile keeps every header otherwise
             _record(tar, member, scan, rpmdbs, budget)
             if len(scan.entries) > max_entries:
-                raise TooManyEntries(f"more than {MAX_ENTRIES:,} entries in the image (smlint's memory bound)")
+                raise TooManyEntries(too_many_entries())
             if progress:
                 progress(tar.offset)
         scan.size = tar.offset - start
