@@ -43,8 +43,10 @@ def default_dir() -> str:
     return os.path.join(base, "smlint")
 
 
-def _checksum(key: str, payload: bytes) -> bytes:
-    return hashlib.sha256(key.encode() + b"\0" + payload).digest()
+def _checksum(key: str, payload) -> bytes:
+    checksum = hashlib.sha256(key.encode() + b"\0")
+    checksum.update(payload)  # no copy of a payload of tens of MB
+    return checksum.digest()
 
 
 class LayerCache:
@@ -62,10 +64,13 @@ class LayerCache:
         """The cached scan of layer `digest`, or None (absent, not ours, damaged)."""
         path = self._layer_path(digest)
         data = self._read_own(path) if self.enabled and path else None
-        if data is None or len(data) < _CHECKSUM or _checksum(digest, data[_CHECKSUM:]) != data[:_CHECKSUM]:
+        if data is None or len(data) < _CHECKSUM:
+            return None
+        payload = memoryview(data)[_CHECKSUM:]
+        if _checksum(digest, payload) != data[:_CHECKSUM]:
             return None
         try:
-            return LayerScan.from_plain(marshal.loads(data[_CHECKSUM:]))
+            return LayerScan.from_plain(marshal.loads(payload))
         except (EOFError, ValueError, TypeError, KeyError):
             return None  # a payload an older build wrote differently: scan again
 
@@ -73,7 +78,7 @@ class LayerCache:
         path = self._layer_path(digest)
         if self.enabled and path:
             payload = marshal.dumps(scan.to_plain())
-            self._write(path, _checksum(digest, payload) + payload)
+            self._write(path, _checksum(digest, payload), payload)
 
     def save_id(self, directory_name: str) -> str | None:
         if not (self.enabled and _SAVE_DIRECTORY.fullmatch(directory_name or "")):
@@ -135,14 +140,15 @@ class LayerCache:
         except OSError:
             return False
 
-    def _write(self, path: str, data: bytes) -> None:
+    def _write(self, path: str, *parts: bytes) -> None:
         if not self._make_directory(os.path.dirname(path)):
             return
         try:
             handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
             try:
                 with os.fdopen(handle, "wb") as out:
-                    out.write(data)
+                    for part in parts:
+                        out.write(part)
                 os.replace(temporary, path)
             except BaseException:
                 try:

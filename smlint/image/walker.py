@@ -23,6 +23,7 @@ from typing import BinaryIO, Callable
 
 from .rpmdb import RPMDB_FILES, RpmDatabases
 from .streams import ForwardReader, Hashing, LayerError, digest_mismatch, open_layer_stream, seekable
+from .tarheaders import FastTarInfo
 
 # Entry kinds (one letter keeps the cache small).
 FILE, DIR, SYMLINK, HARDLINK, OTHER, WHITEOUT, OPAQUE = "f", "d", "l", "h", "o", "w", "q"
@@ -136,7 +137,7 @@ def _walk(raw: BinaryIO, progress, algorithm: str | None, max_entries: int | Non
         stream = ForwardReader(stream.read)
     start = stream.tell()
     try:
-        tar = tarfile.open(fileobj=stream, mode="r:")
+        tar = tarfile.open(fileobj=stream, mode="r:", tarinfo=FastTarInfo)
     except tarfile.ReadError as error:
         raise LayerError(f"not a tar archive ({error})") from None
     scan = LayerScan()
