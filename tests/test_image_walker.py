@@ -721,3 +721,57 @@ def test_sm207_verdicts_are_bounded_and_cached(tmp_path, cache_home, monkeypatch
     assert view.script_verdict("/entrypoint.sh") == walker.SCRIPT_NEITHER
     assert view.shebang("/entrypoint.sh") == b"#!/bin/sh" and view.shebang("/usr/local/bin/job") == b"#!/bin/sh"
     assert rules_of(check(layout)[1])["SM207"][0]["pointer"] == "/entrypoint.sh"
+
+
+# --- FastTarInfo: the same headers as tarfile's own parser ----------------------------
+
+def _headers_tar(fmt: int) -> bytes:
+    buffer = io.BytesIO()
+    long_dir = "deep/" + "x" * 90 + "/" + "y" * 60  # ustar splits it into prefix + name
+    with tarfile.open(fileobj=buffer, mode="w", format=fmt) as tar:
+        for name, kind, link in [("etc/", tarfile.DIRTYPE, ""), ("etc/passwd", tarfile.REGTYPE, ""),
+                                 ("bin/sh", tarfile.SYMTYPE, "busybox"), ("bin/ash", tarfile.LNKTYPE, "bin/sh"),
+                                 (long_dir + "/", tarfile.DIRTYPE, ""), (long_dir + "/f.py", tarfile.REGTYPE, ""),
+                                 ("n" * 150, tarfile.REGTYPE, ""), ("dev/null", tarfile.CHRTYPE, ""),
+                                 ("fifo", tarfile.FIFOTYPE, ""), ("l" * 120, tarfile.SYMTYPE, "t" * 120),
+                                 ("caf\u00e9/\u00fc.txt", tarfile.REGTYPE, "")]:
+            if fmt == tarfile.USTAR_FORMAT and (len(name) > 100 and "/" not in name or len(link) > 100):
+                continue  # ustar cannot hold it
+            info = tarfile.TarInfo(name)
+            big_id = 2_000_000 if fmt == tarfile.USTAR_FORMAT or name != "etc/passwd" else 10 ** 9  # base-256
+            info.type, info.linkname, info.mode, info.uid, info.gid = kind, link, 0o4755, 1000, big_id
+            info.mtime, info.uname, info.gname = 1_700_000_000, "user", "group"
+            data = b"x" * 700 if kind == tarfile.REGTYPE else b""
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_fast_tar_headers_match_tarfiles_own(fmt):
+    from smlint.image.tarheaders import FastTarInfo
+
+    data = _headers_tar(fmt)
+    fields = ("name", "type", "mode", "uid", "gid", "size", "mtime", "chksum", "linkname", "uname", "gname",
+              "devmajor", "devminor", "offset", "offset_data", "pax_headers")
+    with tarfile.open(fileobj=io.BytesIO(data), tarinfo=FastTarInfo) as fast, \
+            tarfile.open(fileobj=io.BytesIO(data)) as plain:
+        ours, theirs = fast.getmembers(), plain.getmembers()
+    assert len(ours) == len(theirs) >= 9
+    for mine, reference in zip(ours, theirs):
+        assert [getattr(mine, f) for f in fields] == [getattr(reference, f) for f in fields], reference.name
+
+
+def test_fast_tar_headers_leave_odd_ones_to_tarfile():
+    from smlint.image.tarheaders import FastTarInfo
+
+    info = tarfile.TarInfo("big")
+    info.size = 8 ** 11 + 5  # past 11 octal digits: GNU base-256
+    header = info.tobuf(format=tarfile.GNU_FORMAT)
+    assert FastTarInfo.frombuf(header, "utf-8", "surrogateescape").size == info.size
+    bad = bytearray(tarfile.TarInfo("f").tobuf(format=tarfile.USTAR_FORMAT))
+    bad[0] ^= 1  # the checksum no longer matches
+    with pytest.raises(tarfile.InvalidHeaderError):
+        FastTarInfo.frombuf(bytes(bad), "utf-8", "surrogateescape")
+    with pytest.raises(tarfile.EOFHeaderError):
+        FastTarInfo.frombuf(bytes(512), "utf-8", "surrogateescape")
