@@ -368,14 +368,15 @@ def test_a_tree_deeper_than_the_recursion_limit(tmp_path):
         assert bool(view.resolve(deepest).entry) is present
 
 
-def _bounded_scan(ref: str, cache_dir: str, max_entries: int, memory: int) -> subprocess.CompletedProcess:
+def _bounded_scan(ref: str, cache_dir: str, max_entries: int, memory: int,
+                  max_text: int = 128 << 20) -> subprocess.CompletedProcess:
     """`smlint image REF` in a child with an address-space limit and a
     smaller entry bound (the real one's figures: bench/image_bench.py)."""
     program = (
         "import resource, sys\n"
         f"resource.setrlimit(resource.RLIMIT_AS, ({memory}, {memory}))\n"
         "from smlint.image import walker\n"
-        f"walker.MAX_ENTRIES = {max_entries}\n"
+        f"walker.MAX_ENTRIES, walker.MAX_TEXT_BYTES = {max_entries}, {max_text}\n"
         "from smlint.cli import main\n"
         "sys.argv = ['smlint', 'image', '-f', 'json', '--no-cache', *sys.argv[1:]]\n"
         "main()\n"
@@ -418,3 +419,13 @@ def test_damaged_cache_entry_of_an_engine_image_is_read_again(cache_home):
         assert load_image(tag).cached_layers == 3  # rewritten whole by the first rescan
     finally:
         remove_image(client, tag)
+
+
+def test_long_file_names_are_bounded_too(tmp_path):
+    # PAX names of 3,000 bytes: 2,000 entries hold 6 MB of names, past a 1 MiB bound.
+    names = [(("n" * 2990) + f"{n:05d}", b"") for n in range(2000)]
+    path = docker_archive(str(tmp_path / "names.tar"), [layer_tar(names)], RUNTIME)
+    result = _bounded_scan("docker-archive:" + path, str(tmp_path / "c"), 10_000, 512 << 20, max_text=1 << 20)
+    assert result.returncode == 2, result.stderr[-2000:]
+    messages = [f["message"] for f in json.loads(result.stdout)["findings"] if f["rule"] == "SM001"]
+    assert any("1 MiB of file names" in m and "layer 1" in m for m in messages), messages

@@ -16,11 +16,11 @@ from typing import BinaryIO
 from . import shapes
 from .cache import LayerCache
 from .errors import ImageError
-from .layers import EntryBudget, LayerSource, OrderedLayers, layer_error
+from .layers import LayerSource, OrderedLayers, layer_error
 from .progress import Progress
 from .streams import ForwardReader, LayerError, open_layer_stream
 from .view import ImageConfig, ImageView
-from .walker import LayerScan, TooManyEntries, normalise, walk_hashed
+from .walker import Budget, LayerScan, TooManyEntries, normalise, walk_hashed
 
 JSON_LIMIT = 16 << 20  # one manifest, index or config
 _KEPT_JSON = 64 << 20  # JSON members kept from a forward-only stream, all together
@@ -263,7 +263,7 @@ class _StreamMembers:
         self.links: dict[str, str] = {}
         self.documents: dict[str, bytes] = {}
         self.kept = 0
-        self.budget = EntryBudget()
+        self.budget = Budget()
 
     def take(self, name: str, member: tarfile.TarInfo, outer: tarfile.TarFile) -> None:
         if member.issym() or member.islnk():
@@ -285,13 +285,12 @@ class _StreamMembers:
 
     def _walk(self, name: str, raw: BinaryIO) -> None:
         try:
-            scan, digest = walk_hashed(raw, "sha256", None, max(self.budget.left, 0))
+            scan, digest = walk_hashed(raw, "sha256", None, self.budget)
         except TooManyEntries:
             raise
         except LayerError as error:
             self.layers[name] = error  # an error only if the manifest names this file
             return
-        self.budget.take(scan, len(self.layers) + 1, digest)
         self.layers[name] = (scan, digest)
 
     def resolve(self, path: str) -> str:

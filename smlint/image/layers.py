@@ -20,8 +20,7 @@ from .cache import LayerCache
 from .errors import ImageError
 from .progress import Progress
 from .streams import Hashing, LayerError, verify_layer
-from . import walker
-from .walker import LayerScan, walk_layer
+from .walker import Budget, LayerScan, walk_layer
 
 
 @dataclass(frozen=True)
@@ -39,19 +38,6 @@ def layer_error(number: int, digest: str, error: Exception) -> ImageError:
     return ImageError(f"layer {number} ({short(digest)}): {error}")
 
 
-class EntryBudget:
-    """The entries all layers of one image may hold (walker.MAX_ENTRIES): the
-    memory bound, counted over every layer read or taken from the cache."""
-
-    def __init__(self) -> None:
-        self.left = walker.MAX_ENTRIES
-
-    def take(self, scan: LayerScan, number: int, digest: str) -> None:
-        self.left -= len(scan.entries)
-        if self.left < 0:
-            raise layer_error(number, digest, walker.too_many_entries())
-
-
 class OrderedLayers:
     """Yields the verified scans of `layers` in order; `cached` counts those
     taken from the cache (after their layer hashed to the key)."""
@@ -61,7 +47,7 @@ class OrderedLayers:
         self.cached = 0
 
     def scans(self) -> Iterator[LayerScan]:
-        budget, done = EntryBudget(), 0
+        budget, done = Budget(), 0
         self.progress.start(len(self.layers))
         for number, layer in enumerate(self.layers, 1):
             def report(n: int, number=number, base=done) -> None:
@@ -70,10 +56,9 @@ class OrderedLayers:
             hit = self.cache.get(layer.diff_id)
             try:
                 with layer.open() as raw:
-                    scan = self._read(raw, layer, hit, report, budget.left)
+                    scan = self._read(raw, layer, hit, report, budget)
             except LayerError as error:
                 raise layer_error(number, layer.diff_id, error) from None
-            budget.take(scan, number, layer.diff_id)
             if hit is None:
                 self.cache.put(layer.diff_id, scan)
             else:
@@ -83,13 +68,14 @@ class OrderedLayers:
             yield scan
 
     @staticmethod
-    def _read(raw: BinaryIO, layer: LayerSource, hit: LayerScan | None, report, entries_left: int) -> LayerScan:
+    def _read(raw: BinaryIO, layer: LayerSource, hit: LayerScan | None, report, budget: Budget) -> LayerScan:
         source = Hashing(raw, layer.blob_digest) if layer.blob_digest else raw
         if hit is not None:
+            budget.charge_scan(hit)
             verify_layer(source, layer.diff_id, report)
             scan = hit
         else:
-            scan = walk_layer(source, report, diff_id=layer.diff_id, max_entries=max(entries_left, 0))
+            scan = walk_layer(source, report, diff_id=layer.diff_id, budget=budget)
         if isinstance(source, Hashing):
             source.check("blob digest")
         return scan

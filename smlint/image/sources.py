@@ -25,11 +25,11 @@ from . import shapes
 from .archives import JSON_LIMIT, DirLayout, forward_members, parse_json, read_file, read_layout
 from .cache import LayerCache
 from .errors import ImageError
-from .layers import EntryBudget, layer_error
+from .layers import layer_error
 from .progress import Progress
 from .streams import ForwardReader, LayerError
 from .view import ImageConfig, ImageView
-from .walker import LayerScan, normalise, walk_layer
+from .walker import Budget, LayerScan, normalise, walk_layer
 
 __all__ = ["ImageError", "Progress", "load", "parse_ref"]
 
@@ -149,7 +149,7 @@ class _EngineStream:
         self.by_digest: dict[str, LayerScan] = {}
         self.links: dict[str, str] = {}
         self.manifest: bytes | None = None
-        self.budget = EntryBudget()
+        self.budget = Budget()
         progress.start(len(diff_ids) or 1)
 
     def take(self, name: str, member: tarfile.TarInfo, outer: tarfile.TarFile) -> None:
@@ -170,12 +170,10 @@ class _EngineStream:
         number = len(self.by_dir) + len(self.by_digest) + 1
         base = outer.offset
         try:
-            scan = walk_layer(outer.extractfile(member), lambda n: self.progress.advance(number - 1, base + n),
-                              max_entries=max(self.budget.left, 0))
+            return walk_layer(outer.extractfile(member), lambda n: self.progress.advance(number - 1, base + n),
+                              budget=self.budget)
         except LayerError as error:
             raise layer_error(number, label, error) from None
-        self.budget.take(scan, number, label)
-        return scan
 
     def compose(self, ref: str, config: ImageConfig) -> ImageView:
         if self.manifest is None:
@@ -200,6 +198,10 @@ class _EngineStream:
                     raise _SkippedLayerMissing
                 if scan is None:
                     raise layer_error(number, diff_id, "missing from the engine's image stream")
+                try:
+                    self.budget.charge_scan(scan)
+                except LayerError as error:
+                    raise layer_error(number, diff_id, error) from None
                 cached += 1
             scans.append(scan)
         return ImageView.compose(ref, config, scans, cached)

@@ -43,10 +43,12 @@ SCRIPTS_PER_LAYER = 256
 SCRIPT_LAYER_BYTES = 4 << 20
 _SAMPLE_LIMITS = {PASSWD: 4 << 20, DPKG_STATUS: 256 << 20, APK_INSTALLED: 64 << 20}
 _STATUS_D_LIMIT = 1 << 20
-# Entries held for one layer, and for all layers of one image (view.py): the
-# memory bound (docs/image.md gives the figures). Real images hold a few
-# hundred thousand files; a layer past the bound is SM001, not a slow death.
+# What all layers of one image may hold, counted over every layer read or
+# taken from the cache: the memory bound (docs/image.md gives the figures).
+# Real images hold a few hundred thousand files with paths of about 80
+# bytes; an image past either bound is SM001, not a slow death.
 MAX_ENTRIES = 1_000_000
+MAX_TEXT_BYTES = 128 << 20  # path and link text
 
 
 @dataclass
@@ -94,38 +96,53 @@ def normalise(name: str) -> str:
 # --- the walk -----------------------------------------------------------------
 
 class TooManyEntries(LayerError):
-    """The image holds more entries than smlint's memory bound."""
+    """The image holds more than smlint's memory bound."""
 
 
-def too_many_entries() -> str:
-    return f"more than {MAX_ENTRIES:,} entries in the image's layers (smlint's memory bound)"
+class Budget:
+    """What the layers of one image may still hold (MAX_ENTRIES, MAX_TEXT_BYTES)."""
+
+    def __init__(self) -> None:
+        self.entries, self.text = MAX_ENTRIES, MAX_TEXT_BYTES
+
+    def charge(self, path: str, link: str) -> None:
+        self.entries -= 1
+        self.text -= len(path) + len(link)
+        if self.entries < 0 or self.text < 0:
+            raise TooManyEntries(f"more than {MAX_ENTRIES:,} entries or {MAX_TEXT_BYTES >> 20} MiB of file names "
+                                 f"in the image's layers (smlint's memory bound)")
+
+    def charge_scan(self, scan: "LayerScan") -> None:
+        for path, _, _, _, link in scan.entries:
+            self.charge(path, link)
 
 
 def walk_layer(raw: BinaryIO, progress: Callable[[int], None] | None = None, diff_id: str | None = None,
-               max_entries: int | None = None) -> LayerScan:
+               budget: Budget | None = None) -> LayerScan:
     """Scan one layer tar (plain, gzip or zstd) from `raw`. Raises LayerError.
 
     With `diff_id` ("sha256:HEX"), the uncompressed tar is hashed as it is
     read, to its very end, and a different digest is a LayerError: the scan
     of a layer that is not what its image config claims is never returned
-    (so never cached under that claim).
+    (so never cached under that claim). `budget`: what the image's layers
+    may still hold (each entry is charged; TooManyEntries past it).
     """
     if not diff_id:
-        return _walk(raw, progress, None, max_entries)[0]
-    scan, actual = _walk(raw, progress, diff_id.partition(":")[0], max_entries)
+        return _walk(raw, progress, None, budget)[0]
+    scan, actual = _walk(raw, progress, diff_id.partition(":")[0], budget)
     if actual != diff_id:
         raise LayerError(digest_mismatch(actual, diff_id))
     return scan
 
 
 def walk_hashed(raw: BinaryIO, algorithm: str = "sha256", progress: Callable[[int], None] | None = None,
-                max_entries: int | None = None) -> tuple[LayerScan, str]:
+                budget: Budget | None = None) -> tuple[LayerScan, str]:
     """(scan, "ALGORITHM:HEX" digest of the uncompressed tar, read to its end)."""
-    return _walk(raw, progress, algorithm, max_entries)
+    return _walk(raw, progress, algorithm, budget)
 
 
-def _walk(raw: BinaryIO, progress, algorithm: str | None, max_entries: int | None) -> tuple[LayerScan, str | None]:
-    max_entries = MAX_ENTRIES if max_entries is None else max_entries
+def _walk(raw: BinaryIO, progress, algorithm: str | None, budget: Budget | None) -> tuple[LayerScan, str | None]:
+    budget = budget or Budget()
     stream, compressed = open_layer_stream(raw)
     hashing = None
     if algorithm:
@@ -142,16 +159,16 @@ def _walk(raw: BinaryIO, progress, algorithm: str | None, max_entries: int | Non
         raise LayerError(f"not a tar archive ({error})") from None
     scan = LayerScan()
     rpmdbs = RpmDatabases()
-    budget = _ScriptBudget()
+    scripts = _ScriptBudget()
     try:
         while True:
             member = tar.next()
             if member is None:
                 break
             tar.members.clear()  # tarfile keeps every header otherwise
-            _record(tar, member, scan, rpmdbs, budget)
-            if len(scan.entries) > max_entries:
-                raise TooManyEntries(too_many_entries())
+            _record(tar, member, scan, rpmdbs, scripts)
+            path, _, _, _, link = scan.entries[-1]
+            budget.charge(path, link)
             if progress:
                 progress(tar.offset)
         scan.size = tar.offset - start
