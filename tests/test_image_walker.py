@@ -775,3 +775,12 @@ def test_fast_tar_headers_leave_odd_ones_to_tarfile():
         FastTarInfo.frombuf(bytes(bad), "utf-8", "surrogateescape")
     with pytest.raises(tarfile.EOFHeaderError):
         FastTarInfo.frombuf(bytes(512), "utf-8", "surrogateescape")
+    fields = ("name", "mode", "uid", "gid", "size", "mtime", "chksum", "devmajor", "devminor", "type")
+    for start, end, value in ((329, 345, bytes(16)), (108, 116, bytes(8)), (100, 108, b"06\x0044  \0"),
+                              (124, 136, b" 17 \0\0\0\0\0\0\0\0"), (329, 337, b"0000012\0")):
+        header = bytearray(tarfile.TarInfo("odd/field").tobuf(format=tarfile.USTAR_FORMAT))
+        header[start:end] = value
+        header[148:156] = b"%06o\0 " % (sum(header[:148]) + sum(header[156:]) + 256)
+        fast = FastTarInfo.frombuf(bytes(header), "utf-8", "surrogateescape")
+        plain = tarfile.TarInfo.frombuf(bytes(header), "utf-8", "surrogateescape")
+        assert [getattr(fast, f) for f in fields] == [getattr(plain, f) for f in fields], value

@@ -18,9 +18,20 @@ _PLAIN_TYPES = frozenset((tarfile.REGTYPE, tarfile.DIRTYPE, tarfile.SYMTYPE, tar
 _CHECKSUM_SPACES = 8 * 32  # the checksum field counts as eight spaces
 
 
-def _octal(field: bytes) -> int:
-    """tarfile's nti() for an octal field: up to the first NUL, spaces stripped."""
-    return int(field.split(b"\0", 1)[0].strip() or b"0", 8)
+_NUL_TO_SPACE = bytes.maketrans(b"\0", b" ")
+
+
+def _octals(region: bytes, count: int) -> list[int] | None:
+    """The `count` adjacent octal fields in `region`, as tarfile's nti() reads
+    them, or None when they are not each one run of digits padded by NULs or
+    spaces (an empty field, a NUL inside digits, base-256: tarfile decides)."""
+    words = region.translate(_NUL_TO_SPACE).split()
+    if len(words) != count:
+        return None
+    try:
+        return [int(word, 8) for word in words]
+    except ValueError:
+        return None
 
 
 def _text(field: bytes, encoding: str, errors: str) -> str:
@@ -33,17 +44,17 @@ class FastTarInfo(tarfile.TarInfo):
         kind = buf[156:157]
         if len(buf) != tarfile.BLOCKSIZE or kind not in _PLAIN_TYPES or buf[0] in (0, 0x80, 0xFF):
             return super().frombuf(buf, encoding, errors)
-        try:
-            checksum = _octal(buf[148:156])
-            numbers = [_octal(buf[start:end]) for start, end in
-                       ((100, 108), (108, 116), (116, 124), (124, 136), (136, 148), (329, 337), (337, 345))]
-        except ValueError:  # base-256 numbers, garbage: tarfile decides
+        numbers = _octals(buf[100:156], 6)  # mode, uid, gid, size, mtime, chksum
+        devices = _octals(buf[329:345], 2) if buf[329:345].strip(b"\0 ") else [0, 0]
+        if numbers is None or devices is None:
             return super().frombuf(buf, encoding, errors)
+        checksum = numbers[5]
         if checksum != sum(buf) - sum(buf[148:156]) + _CHECKSUM_SPACES:
             return super().frombuf(buf, encoding, errors)  # a signed checksum, or a bad one
         info = cls()
         info.name = _text(buf[0:100], encoding, errors)
-        info.mode, info.uid, info.gid, info.size, info.mtime, info.devmajor, info.devminor = numbers
+        info.mode, info.uid, info.gid, info.size, info.mtime = numbers[:5]
+        info.devmajor, info.devminor = devices
         info.chksum = checksum
         info.type = kind
         info.linkname = _text(buf[157:257], encoding, errors)
