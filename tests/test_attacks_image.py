@@ -369,7 +369,7 @@ def test_a_tree_deeper_than_the_recursion_limit(tmp_path):
 
 
 def _bounded_scan(ref: str, cache_dir: str, max_entries: int, memory: int,
-                  max_text: int = 128 << 20) -> subprocess.CompletedProcess:
+                  max_text: int = 96 << 20) -> subprocess.CompletedProcess:
     """`smlint image REF` in a child with an address-space limit and a
     smaller entry bound (the real one's figures: bench/image_bench.py)."""
     program = (

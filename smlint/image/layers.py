@@ -66,6 +66,7 @@ class OrderedLayers:
             done += scan.size
             self.progress.advance(number, done)
             yield scan
+            del scan, hit  # composed: let this layer's entries go before the next is read
 
     @staticmethod
     def _read(raw: BinaryIO, layer: LayerSource, hit: LayerScan | None, report, budget: Budget) -> LayerScan:

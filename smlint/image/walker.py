@@ -12,7 +12,9 @@ Safety bounds, because layers come from strangers:
   an RPM sqlite database is copied (bounded) into a private temporary
   directory, removed when the layer is done, and read there read-only;
 - compressed layers are decompressed through a counting reader that stops a
-  decompression bomb (ratio and size bound), and the entry count is bounded.
+  decompression bomb (ratio and size bound, streams.py);
+- the entries and the path text of all layers of one image are bounded
+  (`Budget`), and with a diff id to check every byte is hashed.
 """
 from __future__ import annotations
 
@@ -48,7 +50,7 @@ _STATUS_D_LIMIT = 1 << 20
 # Real images hold a few hundred thousand files with paths of about 80
 # bytes; an image past either bound is SM001, not a slow death.
 MAX_ENTRIES = 1_000_000
-MAX_TEXT_BYTES = 128 << 20  # path and link text
+MAX_TEXT_BYTES = 96 << 20  # path and link text
 
 
 @dataclass
@@ -195,7 +197,7 @@ def _record(tar: tarfile.TarFile, member: tarfile.TarInfo, scan: LayerScan, rpmd
     if base.startswith(".wh."):
         scan.entries.append((_join(directory, base[4:]), WHITEOUT, 0, 0, ""))
         return
-    mode = member.mode & 0o7777
+    mode = _MODES.setdefault(member.mode & 0o7777, member.mode & 0o7777)  # one int object per mode, not per file
     if member.isreg():
         scan.entries.append((path, FILE, mode, member.size, ""))
         if path in RPMDB_FILES:
@@ -214,6 +216,9 @@ def _record(tar: tarfile.TarFile, member: tarfile.TarInfo, scan: LayerScan, rpmd
         rpmdbs.link(path, target)
     else:
         scan.entries.append((path, OTHER, mode, 0, ""))
+
+
+_MODES: dict[int, int] = {}
 
 
 def _join(directory: str, name: str) -> str:
