@@ -429,3 +429,18 @@ def test_long_file_names_are_bounded_too(tmp_path):
     assert result.returncode == 2, result.stderr[-2000:]
     messages = [f["message"] for f in json.loads(result.stdout)["findings"] if f["rule"] == "SM001"]
     assert any("1 MiB of file names" in m and "layer 1" in m for m in messages), messages
+
+
+def test_an_archive_of_too_many_files_is_refused_without_listing_them_all(tmp_path, monkeypatch):
+    from smlint.image import archives
+
+    monkeypatch.setattr(archives, "MAX_MEMBERS", 50)
+    path = docker_archive(str(tmp_path / "i.tar"), [CLEAN_LAYER], RUNTIME)
+    with tarfile.open(path, "a") as tar:
+        for n in range(60):
+            tar.addfile(tarfile.TarInfo(f"junk/{n}"))
+    packed = tmp_path / "i.tar.gz"
+    packed.write_bytes(gzip.compress(open(path, "rb").read()))
+    for ref in (f"docker-archive:{path}", f"docker-archive:{packed}"):
+        code, report = scan(ref)
+        assert code == 2 and "more than 50 files: not an image archive" in report["findings"][0]["message"]

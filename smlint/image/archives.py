@@ -26,6 +26,10 @@ JSON_LIMIT = 16 << 20  # one manifest, index or config
 _KEPT_JSON = 64 << 20  # JSON members kept from a forward-only stream, all together
 _INDEX_TYPES = ("application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
 _MAX_INDEX_DEPTH = 4
+# Files in one image archive: a `docker save` holds about 4 per layer, an OCI
+# layout one per blob. Each listed member costs memory, so a tar of millions
+# of files is refused rather than listed.
+MAX_MEMBERS = 100_000
 
 
 def read_file(ref: str, kind: str, path: str, cache: LayerCache, progress: Progress) -> ImageView:
@@ -82,7 +86,10 @@ class ArchiveLayout:
         try:
             self.tar = tarfile.open(path, "r:")
             self.members = {}
-            for member in self.tar.getmembers():
+            while (member := self.tar.next()) is not None:
+                self.tar.members.clear()  # kept once, here
+                if len(self.members) >= MAX_MEMBERS:
+                    raise ImageError(f"{path}: more than {MAX_MEMBERS:,} files: not an image archive")
                 self.members[normalise(member.name)[1:]] = member
         except LayerError as error:
             raise ImageError(f"{path}: {error}") from None
@@ -240,11 +247,13 @@ def forward_members(stream: ForwardReader, what: str, take) -> None:
     except (tarfile.ReadError, OSError, LayerError) as error:
         raise ImageError(f"not a tar archive ({error})") from None
     try:
-        while True:
+        for count in range(MAX_MEMBERS + 1):
             member = outer.next()
             if member is None:
                 return
             outer.members.clear()
+            if count == MAX_MEMBERS:
+                raise ImageError(f"{what}: more than {MAX_MEMBERS:,} files: not an image archive")
             take(normalise(member.name)[1:], member, outer)
     except TooManyEntries as error:
         raise ImageError(str(error)) from None
