@@ -444,3 +444,24 @@ def test_an_archive_of_too_many_files_is_refused_without_listing_them_all(tmp_pa
     for ref in (f"docker-archive:{path}", f"docker-archive:{packed}"):
         code, report = scan(ref)
         assert code == 2 and "more than 50 files: not an image archive" in report["findings"][0]["message"]
+
+
+def test_docker_25_save_layout_plain_and_gzip(tmp_path, cache_home):
+    # Docker 25+ saves an OCI layout plus a manifest.json naming blobs/sha256/... files.
+    source = docker_archive(str(tmp_path / "legacy.tar"), [CLEAN_LAYER, OPT_ML_LAYER], RUNTIME)
+    layout = oci_layout_from_docker_archive(source, str(tmp_path / "layout"), gzip_layers=False)
+    index = json.load(open(os.path.join(layout, "index.json")))
+    blobs = os.path.join(layout, "blobs", "sha256")
+    manifest = json.load(open(os.path.join(blobs, index["manifests"][0]["digest"].split(":")[1])))
+    with open(os.path.join(layout, "manifest.json"), "w") as handle:
+        json.dump([{"Config": "blobs/sha256/" + manifest["config"]["digest"].split(":")[1],
+                    "Layers": ["blobs/sha256/" + layer["digest"].split(":")[1] for layer in manifest["layers"]]}],
+                  handle)
+    archive = tar_directory(layout, str(tmp_path / "saved.tar"))
+    packed = tmp_path / "saved.tar.gz"
+    packed.write_bytes(gzip.compress(open(archive, "rb").read()))
+    for ref in (f"docker-archive:{archive}", f"docker-archive:{packed}"):
+        code, report = scan(ref, options=["--no-cache"])
+        assert code == 1 and "SM210" in rules(report), (ref, report)
+    scan(f"docker-archive:{packed}")
+    assert cached_digests(cache_home) == {sha256(CLEAN_LAYER), sha256(OPT_ML_LAYER)}
