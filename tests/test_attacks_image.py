@@ -161,10 +161,15 @@ def test_gzip_compressed_docker_archive_is_read_and_verified(tmp_path, cache_hom
 
 # --- the cache files ----------------------------------------------------------------
 
-def test_cache_directories_are_private(tmp_path, cache_home):
+@pytest.mark.parametrize("existing", [False, True])
+def test_cache_directories_are_private(tmp_path, cache_home, existing):
+    if existing:  # made by an older smlint, world-readable
+        cache_home.mkdir(parents=True)
+        cache_home.chmod(0o755)
     scan("docker-archive:" + docker_archive(str(tmp_path / "i.tar"), [CLEAN_LAYER], RUNTIME))
-    for folder in (cache_home, cache_home / "layers", layers_dir(cache_home)):
+    for folder in (cache_home, cache_home / "layers", cache_home / "layers" / cache.FORMAT, layers_dir(cache_home)):
         assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700, folder
+    assert cached_digests(cache_home) == {sha256(CLEAN_LAYER)}
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "empty", "renamed"])
