@@ -318,6 +318,7 @@ CONFIG_PATHS = ["", "rootfs", "rootfs.diff_ids", "rootfs.diff_ids.0", "config", 
 MANIFEST_PATHS = ["", "0", "0.Config", "0.Layers", "0.Layers.0"]
 INDEX_PATHS = ["", "manifests", "manifests.0", "manifests.0.digest", "manifests.0.mediaType",
                "manifests.0.platform", "manifests.0.platform.os"]
+OCI_MANIFEST_PATHS = ["", "config", "config.digest", "layers", "layers.0", "layers.0.digest", "layers.0.mediaType"]
 
 
 def _replace(document, dotted: str, value):
@@ -330,8 +331,8 @@ def _replace(document, dotted: str, value):
     return document
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(target=st.sampled_from(["manifest", "config", "index"]), where=st.data(), value=json_values)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(target=st.sampled_from(["manifest", "config", "index", "oci-manifest"]), where=st.data(), value=json_values)
 def test_fuzzed_archive_json_gives_no_internal_error(tmp_path_factory, target, where, value):
     folder = tmp_path_factory.mktemp("fuzz")
     path = docker_archive(str(folder / "i.tar"), [CLEAN_LAYER], RUNTIME)
@@ -344,10 +345,17 @@ def test_fuzzed_archive_json_gives_no_internal_error(tmp_path_factory, target, w
         _edit_archive(path, edit_config=lambda c: _replace(c, spot, value))
         ref = "docker-archive:" + path
     else:
-        spot = where.draw(st.sampled_from(INDEX_PATHS))
         layout = oci_layout_from_docker_archive(path, str(folder / "layout"))
         index_path = os.path.join(layout, "index.json")
-        index = _replace(json.load(open(index_path)), spot, value)
+        index = json.load(open(index_path))
+        if target == "index":
+            index = _replace(index, where.draw(st.sampled_from(INDEX_PATHS)), value)
+        else:
+            blob = os.path.join(layout, "blobs", "sha256", index["manifests"][0]["digest"].split(":")[1])
+            manifest = _replace(json.load(open(blob)), where.draw(st.sampled_from(OCI_MANIFEST_PATHS)), value)
+            data = json.dumps(manifest).encode()
+            open(os.path.join(layout, "blobs", "sha256", hashlib.sha256(data).hexdigest()), "wb").write(data)
+            index["manifests"][0]["digest"] = "sha256:" + hashlib.sha256(data).hexdigest()
         json.dump(index, open(index_path, "w"))
         ref = "oci:" + layout
     result = CliRunner().invoke(cli, ["image", ref, "-f", "json", "--no-cache"])
