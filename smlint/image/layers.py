@@ -38,6 +38,14 @@ def layer_error(number: int, digest: str, error: Exception) -> ImageError:
     return ImageError(f"layer {number} ({short(digest)}): {error}")
 
 
+def charge(budget: Budget, scan: LayerScan, number: int, digest: str) -> None:
+    """Count a cached layer's entries against the image's bound (ImageError past it)."""
+    try:
+        budget.charge_scan(scan)
+    except LayerError as error:
+        raise layer_error(number, digest, error) from None
+
+
 class OrderedLayers:
     """Yields the verified scans of `layers` in order; `cached` counts those
     taken from the cache (after their layer hashed to the key)."""

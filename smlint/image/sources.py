@@ -25,7 +25,7 @@ from . import shapes
 from .archives import JSON_LIMIT, DirLayout, forward_members, parse_json, read_file, read_layout
 from .cache import LayerCache
 from .errors import ImageError
-from .layers import layer_error
+from .layers import charge, layer_error
 from .progress import Progress
 from .streams import ForwardReader, LayerError
 from .view import ImageConfig, ImageView
@@ -95,7 +95,11 @@ def _from_engine(ref: str, name: str, cache: LayerCache, progress: Progress) -> 
         cached = {d: scan for d in set(diff_ids) if (scan := cache.get(d)) is not None}
         if diff_ids and len(cached) == len(set(diff_ids)):
             # Every layer is cached: the engine's config is all we need.
-            return ImageView.compose(ref, config, [cached[d] for d in diff_ids], len(diff_ids))
+            scans = [cached[d] for d in diff_ids]
+            budget = Budget()
+            for number, (scan, diff_id) in enumerate(zip(scans, diff_ids), 1):
+                charge(budget, scan, number, diff_id)
+            return ImageView.compose(ref, config, scans, len(diff_ids))
         for hints in (True, False):
             chunks = client.api.get_image(inspected["Id"])
             stream = ForwardReader(lambda _size, chunks=iter(chunks): next(chunks, b""))
@@ -198,10 +202,7 @@ class _EngineStream:
                     raise _SkippedLayerMissing
                 if scan is None:
                     raise layer_error(number, diff_id, "missing from the engine's image stream")
-                try:
-                    self.budget.charge_scan(scan)
-                except LayerError as error:
-                    raise layer_error(number, diff_id, error) from None
+                charge(self.budget, scan, number, diff_id)
                 cached += 1
             scans.append(scan)
         return ImageView.compose(ref, config, scans, cached)
