@@ -478,3 +478,22 @@ def test_docker_25_save_layout_plain_and_gzip(tmp_path, cache_home):
         assert code == 1 and "SM210" in rules(report), (ref, report)
     scan(f"docker-archive:{packed}")
     assert cached_digests(cache_home) == {sha256(CLEAN_LAYER), sha256(OPT_ML_LAYER)}
+
+
+@pytest.mark.docker
+def test_entry_bound_holds_for_engine_images_cold_and_cached(cache_home, monkeypatch):
+    from smlint.image import walker
+
+    client = engine_or_skip()
+    tag = build_image(client, BUSYBOX_BASE + 'ENTRYPOINT ["sleep", "1"]\n')  # `--install` adds ~400 links
+    try:
+        monkeypatch.setattr(walker, "MAX_ENTRIES", 100)
+        code, report = scan(tag)
+        assert code == 2 and "more than 100 entries" in report["findings"][0]["message"]
+        monkeypatch.setattr(walker, "MAX_ENTRIES", 1_000_000)
+        assert scan(tag)[0] == 0 and load_image(tag).cached_layers == 2
+        monkeypatch.setattr(walker, "MAX_ENTRIES", 100)
+        code, report = scan(tag)  # answered from the cache, still bounded
+        assert code == 2 and "more than 100 entries" in report["findings"][0]["message"]
+    finally:
+        remove_image(client, tag)
