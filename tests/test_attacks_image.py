@@ -497,3 +497,15 @@ def test_entry_bound_holds_for_engine_images_cold_and_cached(cache_home, monkeyp
         assert code == 2 and "more than 100 entries" in report["findings"][0]["message"]
     finally:
         remove_image(client, tag)
+
+
+def test_a_cache_directory_that_is_a_symlink_is_not_used(tmp_path, cache_home):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    cache_home.parent.mkdir(parents=True)
+    cache_home.symlink_to(elsewhere)
+    path = docker_archive(str(tmp_path / "i.tar"), [OPT_ML_LAYER], RUNTIME)
+    for _ in range(2):
+        code, report = scan("docker-archive:" + path)
+        assert code == 1 and "SM210" in rules(report)
+    assert list(elsewhere.iterdir()) == []
