@@ -17,7 +17,8 @@ cached under `$XDG_CACHE_HOME/smlint` unless `use_cache=False`.
 """
 from __future__ import annotations
 
-from .sources import ImageError, Progress
+from .errors import ImageError
+from .progress import Progress
 from .view import Entry, ImageConfig, ImageView, Resolved
 
 

@@ -10,7 +10,8 @@ from ..report import Report
 from .cache import LayerCache
 from .checks import ImageSubject, registry
 from .dockerfile_map import DockerfileMap
-from .sources import ImageError, load
+from .errors import ImageError
+from .sources import load
 
 
 def check_images(refs: list[str], policy: Policy, *, dockerfile: str | None = None, use_cache: bool = True,
