@@ -1,6 +1,6 @@
 """Where an image comes from, and how its layers reach the walker.
 
-  REF (name:tag, ECR URI, id)   the local Docker engine (pulled if absent)
+  REF (name:tag, ECR URI, id)   the local Docker engine (pulled only when asked)
   docker-daemon:REF             the same, spelled out
   docker-archive:PATH           a `docker save` tar (plain or gzip)
   oci-archive:PATH              a tar of an OCI image layout
@@ -44,12 +44,12 @@ def parse_ref(ref: str) -> tuple[str, str]:
     return "engine", ref
 
 
-def load(ref: str, cache: LayerCache, progress: Progress | None = None) -> ImageView:
+def load(ref: str, cache: LayerCache, progress: Progress | None = None, *, pull: bool = False) -> ImageView:
     kind, value = parse_ref(ref)
     progress = progress or Progress()
     try:
         if kind == "engine":
-            return _from_engine(ref, value, cache, progress)
+            return _from_engine(ref, value, cache, progress, pull)
         if kind == "oci":
             return read_layout(ref, DirLayout(value), cache, progress)
         return read_file(ref, kind, value, cache, progress)
@@ -69,7 +69,7 @@ def _one_line(error: Exception) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _from_engine(ref: str, name: str, cache: LayerCache, progress: Progress) -> ImageView:
+def _from_engine(ref: str, name: str, cache: LayerCache, progress: Progress, pull: bool) -> ImageView:
     try:
         import docker
         from docker import errors
@@ -85,6 +85,10 @@ def _from_engine(ref: str, name: str, cache: LayerCache, progress: Progress) -> 
         try:
             inspected = client.api.inspect_image(name)
         except errors.ImageNotFound:
+            # Pulling reaches a registry: only when the user asked for it.
+            if not pull:
+                raise ImageError("not in the local Docker engine: build it, `docker pull` it, "
+                                 "or pass --pull") from None
             try:
                 repository, tag = _split_tag(name)
                 client.api.pull(repository, tag=tag)
