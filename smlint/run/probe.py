@@ -18,7 +18,8 @@ from ..engine import run_checks, unreadable
 from ..report import Report
 from . import checks, procfs
 from .plan import PlanError, build_plan
-from .runner import LogPump, prepare_mounts, Waiter
+from .relay import LogPump
+from .runner import Waiter, prepare_mounts
 from .sandbox import EngineError, Limits, Session, connect, gpu_request, image_config, nvidia_runtime
 
 POLL = 0.05
