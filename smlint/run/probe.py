@@ -79,10 +79,10 @@ def _probe(client, plan, options: ProbeOptions, policy: Policy):
                       init=options.init or None)
         containers = {name: session.create(plan.image, name.lower(), options.limits, **common)
                       for name in ("SIGINT", "SIGTERM")}
+        pumps = {name: LogPump(c, _Discard()) for name, c in containers.items()}  # attached before the start
         for container in containers.values():
             _start(container)
         started = time.monotonic()
-        pumps = {name: LogPump(c, _Discard()) for name, c in containers.items()}
         waiters = {name: Waiter(c) for name, c in containers.items()}
         try:
             readings = {name: _settle(c, waiters[name], started) for name, c in containers.items()}

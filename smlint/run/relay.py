@@ -1,9 +1,12 @@
 """The live relay of a container's output, and the count of what it dropped.
 
-A job may print faster than smlint can show it (a slow terminal, a pipe
-nobody reads). Output then waits in a bounded buffer; past it, it is dropped,
-and the report says how much (issue: 100 MB of lines once became 20 MB
-without a word).
+The relay attaches to the container before it starts: the attach stream
+carries the job's writes as they are made, while the engine's log (capped,
+see `sandbox.LOG_CONFIG`) is decoded line by line and read back at about
+10 MB/s here, slower than a job can print, and rotates away what was not read
+yet. A job may also print faster than smlint can show it (a slow terminal, a
+pipe nobody reads): output then waits in a bounded buffer; past it, it is
+dropped, and the report says how much.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 # Output waiting for a slow reader (a terminal, a pipe nobody reads) is held
 # up to this many bytes; past it, output is dropped and counted, so memory
 # stays bounded and the job is never slowed by smlint.
-RELAY_BUFFER_BYTES = 4 << 20
+RELAY_BUFFER_BYTES = 16 << 20
 TAIL_LINE_BYTES = 8192  # of a line without end, the tail keeps this much
 
 
@@ -32,10 +35,12 @@ class RelayCount:
 class LogPump:
     """Streams the container's output live and keeps the last lines.
 
-    One reader per stream takes the engine's log as fast as it comes and
-    queues it; one writer relays the queue to `stream`. When the writer falls
-    RELAY_BUFFER_BYTES behind, or is still behind when `finish` gives up,
-    output is dropped and counted (`counts`, `dropped_note`)."""
+    Create it before the container starts: it attaches then, and sees every
+    byte (created later, it follows the engine's log instead). One reader per
+    stream takes the output as fast as it comes and queues it; one writer
+    relays the queue to `stream`. When the writer falls RELAY_BUFFER_BYTES
+    behind, or is still behind when `finish` gives up, output is dropped and
+    counted (`counts`, `dropped_note`)."""
 
     def __init__(self, container, stream, tail: int = 50) -> None:
         self.lines: deque[str] = deque(maxlen=tail)
@@ -47,17 +52,17 @@ class LogPump:
         self._in_flight: tuple[str, bytes] | None = None
         self._closed = False
         self._partial = {"stdout": b"", "stderr": b""}
-        self.threads = [
-            threading.Thread(target=self._read, args=(container, which), daemon=True)
+        self.threads = [  # the sources open here, before the caller starts the container
+            threading.Thread(target=self._read, args=(which, _source(container, which)), daemon=True)
             for which in ("stdout", "stderr")
         ]
         self._writer = threading.Thread(target=self._relay, args=(stream,), daemon=True)
         for thread in (*self.threads, self._writer):
             thread.start()
 
-    def _read(self, container, which: str) -> None:
+    def _read(self, which: str, source) -> None:
         try:
-            for chunk in container.logs(stdout=which == "stdout", stderr=which == "stderr", stream=True, follow=True):
+            for chunk in source:
                 self._remember(which, chunk)
                 self._offer(which, chunk)
         except Exception:
@@ -136,6 +141,20 @@ class LogPump:
 
     def summary(self) -> dict:
         return {which: vars(count).copy() for which, count in self.counts.items()}
+
+
+def _source(container, which: str):
+    """The container's `which` stream: attached before the start, else the log."""
+    streams = {"stdout": which == "stdout", "stderr": which == "stderr"}
+    if getattr(container, "status", None) == "created":
+        try:
+            return container.attach(stream=True, logs=False, **streams)
+        except Exception:
+            pass  # the log still has it
+    try:
+        return container.logs(stream=True, follow=True, **streams)
+    except Exception:
+        return iter(())  # the container went away: nothing to stream
 
 
 def report_relay(report, pump: LogPump) -> None:
