@@ -22,6 +22,7 @@ from dockerutil import BUSYBOX_BASE, build_image, docker_cli, engine_or_skip, re
 
 from smlint.report import Report
 from smlint.run import owner
+from smlint.run.plan import PlanError, build_plan
 from smlint.run.relay import LogPump, report_relay
 from smlint.run.sandbox import DROPPED_CAPABILITIES, LABEL, LOG_MAX_FILES, LOG_MAX_SIZE, OWNER_LABEL
 
@@ -91,13 +92,19 @@ def _owned_by(pid: int) -> list[dict]:
     return [c for c in found if (c["Config"]["Labels"].get(OWNER_LABEL) or "").split("/")[1:2] == [str(pid)]]
 
 
-def _start_sleeping_run(image, tmp_path):
+def _start_sleeping_run(image, tmp_path, *options):
     temp = tmp_path / "tmp"
     temp.mkdir()
-    process = _cli("run", "--image", image, "--entrypoint", SLEEPER, env={**os.environ, "TMPDIR": str(temp)})
+    process = _cli("run", "--image", image, *options, "--entrypoint", SLEEPER, env={**os.environ, "TMPDIR": str(temp)})
     assert process.stdout.readline() == "started\n"  # the job runs
     run_id = process.stderr.readline().split()[2].rstrip(":")
     return process, run_id, temp
+
+
+def _kill_and_expect_nothing_left(process, run_id: str) -> None:
+    process.kill()
+    process.wait(timeout=HUNG)
+    _wait_until(lambda: not _left(f"{LABEL}={run_id}"), f"what run {run_id} created remains")
 
 
 # --------------------------------------------------------------- killed smlint
@@ -139,10 +146,7 @@ def test_killed_probe_leaves_neither_container(client, image, tmp_path):
 
     try:
         containers = _wait_until(both_running, "the probe's two containers never ran")
-        run_id = containers[0]["Config"]["Labels"][LABEL]
-        process.kill()
-        process.wait(timeout=HUNG)
-        _wait_until(lambda: not _left(f"{LABEL}={run_id}"), "the probe's containers remain")
+        _kill_and_expect_nothing_left(process, containers[0]["Config"]["Labels"][LABEL])
     finally:
         process.kill()
         process.communicate()
@@ -150,22 +154,15 @@ def test_killed_probe_leaves_neither_container(client, image, tmp_path):
 
 @pytest.mark.docker
 def test_watchdog_enforces_max_runtime_when_smlint_is_stuck(client, image, tmp_path):
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    process = _cli("run", "--image", image, "--max-runtime", "1", "--grace", "1", "--entrypoint", SLEEPER,
-                   env={**os.environ, "TMPDIR": str(temp)})
+    process, run_id, _ = _start_sleeping_run(image, tmp_path, "--max-runtime", "1", "--grace", "1")
     try:
-        assert process.stdout.readline() == "started\n"
-        run_id = process.stderr.readline().split()[2].rstrip(":")
         process.send_signal(signal.SIGSTOP)  # smlint can no longer stop its job itself
         [container] = docker_cli("ps", "-a", "-q", "--filter", f"label={LABEL}={run_id}").stdout.split()
         _wait_until(lambda: docker_cli("inspect", "-f", "{{.State.Status}}", container).stdout.strip() == "exited",
                     "the job still runs past MaxRuntime with smlint stopped")
         assert process.poll() is None  # smlint is still there, stopped: the watchdog did it
         assert docker_cli("inspect", "-f", "{{.State.ExitCode}}", container).stdout.strip() == "137"
-        process.kill()
-        process.wait(timeout=HUNG)
-        _wait_until(lambda: not _left(f"{LABEL}={run_id}"), "the stopped job's container remains")
+        _kill_and_expect_nothing_left(process, run_id)
     finally:
         process.kill()
         process.communicate()
@@ -354,3 +351,11 @@ def test_malformed_request_is_sm001_naming_the_field_and_nothing_runs(tmp_path, 
     assert process.returncode == 2 and "Traceback" not in stderr and "container" not in stderr
     [finding] = json.loads(stdout)["findings"]
     assert finding["rule"] == "SM001" and message in finding["message"] and finding["path"] == str(path)
+
+
+def test_build_plan_refuses_a_request_of_the_wrong_shape_from_any_caller():
+    with pytest.raises(PlanError, match=r"^the request: Environment is a list .*; not run$"):
+        build_plan("img", {"Environment": ["A=1"]}, ["ep"], None)
+    # Missing fields and fields run never reads are smlint job's business, not run's.
+    plan = build_plan("img", {"RoleArn": "not-an-arn", "StoppingCondition": {"MaxRuntimeInSeconds": 5}}, ["ep"], None)
+    assert plan.max_runtime == 5
