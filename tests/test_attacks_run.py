@@ -325,6 +325,14 @@ def test_text_report_says_how_much_output_was_dropped(monkeypatch):
                                     "the job printed faster than they could be relayed"]
 
 
+def test_relay_to_a_text_sink_keeps_a_character_split_between_writes():
+    sink = io.StringIO()
+    pump = LogPump(_Created([b"caf\xc3", b"\xa9\n"]), {"stdout": sink, "stderr": sink})
+    for thread in pump.threads:
+        thread.join(HUNG)
+    assert pump.finish(timeout=HUNG) == ["caf\u00e9"] and sink.getvalue() == "caf\u00e9\n"
+
+
 # --------------------------------------------------------------- malformed requests
 
 BAD_REQUESTS = [
