@@ -364,6 +364,8 @@ def test_malformed_request_is_sm001_naming_the_field_and_nothing_runs(tmp_path, 
 def test_build_plan_refuses_a_request_of_the_wrong_shape_from_any_caller():
     with pytest.raises(PlanError, match=r"^the request: Environment is a list .*; not run$"):
         build_plan("img", {"Environment": ["A=1"]}, ["ep"], None)
+    with pytest.raises(PlanError, match=r"^--max-runtime: .* at most 777600; not run$"):
+        build_plan("img", None, ["ep"], None, max_runtime=10 ** 30)
     # Missing fields and fields run never reads are smlint job's business, not run's.
     plan = build_plan("img", {"RoleArn": "not-an-arn", "StoppingCondition": {"MaxRuntimeInSeconds": 5}}, ["ep"], None)
     assert plan.max_runtime == 5

@@ -157,12 +157,13 @@ def _run_plan(client, plan: RunPlan, options: RunOptions, policy: Policy, stream
         )
         _notice(f"run {session.run_id}: container {container.name}: {_quote(plan.argv)}")
         pump = LogPump(container, stream)  # attaches: before the start, so it sees every byte
-        session.watch_deadline(plan.max_runtime, grace)
+        session.watch_deadline(plan.max_runtime, grace)  # from before the start: smlint may stop during it
         started = time.monotonic()
         try:
             container.start()
         except Exception as error:
             raise EngineError(f"cannot start the container: {getattr(error, 'explanation', None) or error}") from None
+        session.watch_deadline(plan.max_runtime, grace)  # and again from the start, as smlint counts
         waiter = Waiter(container)
         stopped = not waiter.wait(plan.max_runtime)
         if stopped:
