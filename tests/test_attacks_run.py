@@ -41,7 +41,7 @@ def client():
 
 @pytest.fixture(scope="module")
 def image(client):
-    tag = build_image(client, BUSYBOX_BASE + "COPY passwd /etc/passwd\n", {"passwd": PASSWD})
+    tag = build_image(client, BUSYBOX_BASE + "COPY passwd /etc/passwd\nVOLUME /scratch\n", {"passwd": PASSWD})
     yield tag
     remove_image(client, tag)
 
@@ -97,7 +97,11 @@ def _start_sleeping_run(image, tmp_path, *options):
     temp.mkdir()
     process = _cli("run", "--image", image, *options, "--entrypoint", SLEEPER, env={**os.environ, "TMPDIR": str(temp)})
     assert process.stdout.readline() == "started\n"  # the job runs
-    run_id = process.stderr.readline().split()[2].rstrip(":")
+    notices = [process.stderr.readline()]
+    while notices[-1] and not notices[-1].startswith("smlint: run "):  # after any reaping notice
+        notices.append(process.stderr.readline())
+    assert notices[-1], f"no run started: {notices}"
+    run_id = notices[-1].split()[2].rstrip(":")
     return process, run_id, temp
 
 
@@ -122,10 +126,13 @@ def test_killed_run_leaves_no_container_network_or_volume(client, image, tmp_pat
                    "--label", f"{LABEL}={run_id}", name)
         docker_cli("volume", "create", "--label", f"{LABEL}={run_id}", name)
         assert len(_left(f"{LABEL}={run_id}")) == 3 and os.listdir(temp)
+        mounts = json.loads(docker_cli("inspect", "-f", "{{json .Mounts}}", f"smlint-{run_id}-job").stdout)
+        [anonymous] = [m["Name"] for m in mounts if m["Type"] == "volume"]  # the image's VOLUME
         [watchdog] = _watchdogs(run_id)
         process.send_signal(signum)
         assert process.wait(timeout=HUNG) == code
         _wait_until(lambda: not _left(f"{LABEL}={run_id}"), "the run's container, network and volume remain")
+        assert docker_cli("volume", "inspect", anonymous, check=False).returncode != 0
         _wait_until(lambda: not _watchdogs(run_id), f"the watchdog {watchdog} still runs")
         assert os.listdir(temp) == []
     finally:
@@ -234,7 +241,8 @@ def test_job_lacks_dropped_capabilities_and_gosu_style_switch_still_works(client
 def test_created_container_has_the_log_cap_and_the_security_options(client, image, tmp_path):
     process, run_id, _ = _start_sleeping_run(image, tmp_path)
     try:
-        [container] = docker_cli("ps", "-q", "--filter", f"label={LABEL}={run_id}").stdout.split()
+        # -a: the job's first line can come before the engine lists it as running
+        [container] = docker_cli("ps", "-a", "-q", "--filter", f"label={LABEL}={run_id}").stdout.split()
         host = json.loads(docker_cli("inspect", "-f", "{{json .HostConfig}}", container).stdout)
         assert host["LogConfig"] == {"Type": "json-file",
                                      "Config": {"max-size": LOG_MAX_SIZE, "max-file": str(LOG_MAX_FILES)}}
@@ -330,7 +338,9 @@ def test_relay_to_a_text_sink_keeps_a_character_split_between_writes():
     pump = LogPump(_Created([b"caf\xc3", b"\xa9\n"]), {"stdout": sink, "stderr": sink})
     for thread in pump.threads:
         thread.join(HUNG)
-    assert pump.finish(timeout=HUNG) == ["caf\u00e9"] and sink.getvalue() == "caf\u00e9\n"
+    pump._writer.join(HUNG)  # with the output ended the relay ends by itself, finish() or not
+    assert not pump._writer.is_alive() and sink.getvalue() == "caf\u00e9\n"
+    assert pump.finish(timeout=HUNG) == ["caf\u00e9"]
 
 
 # --------------------------------------------------------------- malformed requests

@@ -52,6 +52,7 @@ class LogPump:
         self._queued = 0  # bytes queued or being written
         self._in_flight: tuple[str, bytes] | None = None
         self._closed = False
+        self._reading = 2  # readers still running
         self._partial = {"stdout": b"", "stderr": b""}
         # For a text sink: a character split between two chunks is decoded whole.
         self._decoders = {which: codecs.getincrementaldecoder("utf-8")("replace") for which in self._partial}
@@ -71,6 +72,9 @@ class LogPump:
         except Exception:
             pass  # the container went away: nothing more to stream
         self._remember(which, b"\n")
+        with self._lock:
+            self._reading -= 1
+            self._moved.notify_all()  # the writer ends once the last reader has and the queue is empty
 
     def _offer(self, which: str, chunk: bytes) -> None:
         with self._lock:
@@ -92,7 +96,7 @@ class LogPump:
     def _relay(self, stream) -> None:
         while True:
             with self._lock:
-                while not self._queue and not self._closed:
+                while not self._queue and not self._closed and self._reading:
                     self._moved.wait()
                 if not self._queue:
                     return
