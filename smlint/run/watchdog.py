@@ -92,7 +92,10 @@ def watch(run_id: str, channel: int = 0) -> str:
             _with_engine(lambda client: _kill(client, run_id))
             deadline = None
             continue
-        data = os.read(channel, MESSAGE_LIMIT)
+        try:
+            data = os.read(channel, MESSAGE_LIMIT)
+        except OSError:  # a reset connection: smlint is gone just the same
+            data = b""
         if not data:
             cleanup(run_id)
             return "smlint is gone"
