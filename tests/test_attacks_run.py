@@ -10,8 +10,10 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -21,7 +23,7 @@ from conftest import ROOT, FIXTURES
 from dockerutil import BUSYBOX_BASE, build_image, docker_cli, engine_or_skip, remove_image
 
 from smlint.report import Report
-from smlint.run import owner
+from smlint.run import owner, watchdog
 from smlint.run.plan import PlanError, build_plan
 from smlint.run.relay import LogPump, report_relay
 from smlint.run.sandbox import DROPPED_CAPABILITIES, LABEL, LOG_MAX_FILES, LOG_MAX_SIZE, OWNER_LABEL
@@ -216,6 +218,61 @@ def test_next_smlint_reaps_orphans_of_a_dead_owner_only(client, image, tmp_path)
     finally:
         owner.remove_run(client, dead)
         owner.remove_run(client, alive)
+
+
+# --------------------------------------------------------------- the watchdog alone
+
+
+def test_watchdog_told_done_exits_without_touching_the_engine(monkeypatch):
+    calls = []
+    monkeypatch.setattr(watchdog, "_with_engine", lambda *args: calls.append(args))
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.sendall(b"deadline 100\ndone\n")
+        assert watchdog.watch("abc123", theirs.fileno()) == "done" and calls == []
+
+
+def test_watchdog_gives_up_on_a_dead_engine_and_still_removes_the_temp_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(watchdog, "CLEANUP_SECONDS", 2)
+    (tmp_path / "smlint-run-abc123-x1" / "outputs").mkdir(parents=True)
+    (tmp_path / "smlint-run-other1-x1").mkdir()
+    ours, theirs = socket.socketpair()
+    with theirs:
+        ours.close()  # smlint is gone
+        assert watchdog.watch("abc123", theirs.fileno()) == "smlint is gone"
+    assert sorted(os.listdir(tmp_path)) == ["smlint-run-other1-x1"]
+
+
+class _Running:
+    def __init__(self):
+        self.signals = []
+
+    def kill(self, signal):
+        self.signals.append(signal)
+
+
+def test_watchdog_kills_the_run_at_its_deadline(monkeypatch):
+    container = _Running()
+    listed = []
+
+    class Containers:
+        def list(self, filters, sparse):
+            listed.append(filters)
+            return [container]
+
+    ours, theirs = socket.socketpair()
+
+    def with_engine(action, give_up):
+        action(type("Client", (), {"containers": Containers()})())
+        ours.sendall(b"done\n")
+
+    monkeypatch.setattr(watchdog, "_with_engine", with_engine)
+    with ours, theirs:
+        ours.sendall(b"deadline 0\n")
+        assert watchdog.watch("abc123", theirs.fileno()) == "done"
+    assert listed == [{"label": f"{LABEL}=abc123"}] and container.signals == ["SIGKILL"]
 
 
 # --------------------------------------------------------------- the sandbox
