@@ -73,16 +73,9 @@ def _wait_until(predicate, what: str):
 
 
 def _watchdogs(run_id: str) -> list[int]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                argv = handle.read().split(b"\0")
-        except OSError:
-            continue
-        if b"smlint.run.watchdog" in argv and run_id.encode() in argv:
-            found.append(int(pid))
-    return found
+    listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
+    return [int(line.split()[0]) for line in listing.splitlines()
+            if "smlint.run.watchdog" in line and line.split()[-1] == run_id]
 
 
 def _owned_by(pid: int) -> list[dict]:
@@ -193,7 +186,7 @@ def test_owner_tokens_judge_only_what_is_surely_dead():
     host, pid, started = live.split("/")
     assert not owner.owner_is_dead(live)
     assert owner.owner_is_dead(_dead_owner())
-    assert owner.owner_is_dead(f"{host}/{pid}/{int(started) + 1}")  # the pid was reused
+    assert owner.owner_is_dead(f"{host}/{pid}/{started}0")  # the pid was reused by a later process
     assert not owner.owner_is_dead(f"another-host.4026531836/{pid}/1")  # not ours to judge
     assert not owner.owner_is_dead(f"{host}/{pid}/unknown") and not owner.owner_is_dead("garbage")
 
