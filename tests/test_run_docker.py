@@ -195,7 +195,7 @@ def test_interrupted_run_leaves_nothing_behind(client, image, tmp_path, signum, 
         line = process.stdout.readline()  # the container's first line, streamed live
         assert line == "started\n"
         run_id = process.stderr.readline().split()[2].rstrip(":")
-        [container_id] = docker_cli("ps", "-q", "--filter", f"label={LABEL}={run_id}").stdout.split()
+        [container_id] = docker_cli("ps", "-a", "-q", "--filter", f"label={LABEL}={run_id}").stdout.split()
         mounts = json.loads(docker_cli("inspect", "-f", "{{json .Mounts}}", container_id).stdout)
         [volume] = [m["Name"] for m in mounts if m["Type"] == "volume"]  # the image's VOLUME
         assert os.listdir(temp)  # the run's temp dir exists while it runs

@@ -98,6 +98,12 @@ def build_plan(
     max_runtime: int | None = None,
 ) -> RunPlan:
     """The job to run. Command-line values override the request's."""
+    from .request import check_request  # refuses a request of the wrong shape (SM001)
+
+    if request:
+        check_request(request, "the request")
+    if max_runtime is not None:  # the API's bounds hold for the override too
+        check_request({"StoppingCondition": {"MaxRuntimeInSeconds": max_runtime}}, "--max-runtime")
     inputs, outputs = dict(inputs or {}), dict(outputs or {})
     request = copy.deepcopy(request) if request else _request_from_options(image, inputs, outputs)
     app = request.get("AppSpecification") or {}

@@ -13,7 +13,6 @@ import shutil
 import sys
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 from ..config import Policy
@@ -21,6 +20,7 @@ from ..engine import run_checks, unreadable
 from ..report import Report
 from . import checks
 from .plan import CONFIG_DIR, OUTPUT_DIR, PlanError, RunPlan, build_plan, processing_job_config, resource_config
+from .relay import LogPump, report_relay
 from .sandbox import EngineError, Limits, Session, connect, gpu_request, image_config, nvidia_runtime
 
 STOP_SIGNAL = "SIGINT"  # what Processing sends (contract section 1)
@@ -106,56 +106,6 @@ def prepare_mounts(session: Session, plan: RunPlan) -> tuple[dict, dict[str, str
     return volumes, output_dirs, message_dir
 
 
-class LogPump:
-    """Streams the container's output live and keeps the last lines."""
-
-    def __init__(self, container, stream, tail: int = 50) -> None:
-        self.lines: deque[str] = deque(maxlen=tail)
-        self._lock = threading.Lock()
-        self._partial = {"stdout": b"", "stderr": b""}
-        self.threads = [
-            threading.Thread(target=self._pump, args=(container, which, stream), daemon=True)
-            for which in ("stdout", "stderr")
-        ]
-        for thread in self.threads:
-            thread.start()
-
-    def _pump(self, container, which: str, stream) -> None:
-        target = stream[which] if isinstance(stream, dict) else stream
-        try:
-            for chunk in container.logs(stdout=which == "stdout", stderr=which == "stderr", stream=True, follow=True):
-                _write(target, chunk)
-                self._remember(which, chunk)
-        except Exception:
-            pass  # the container went away: nothing more to stream
-        self._remember(which, b"\n")
-
-    def _remember(self, which: str, chunk: bytes) -> None:
-        with self._lock:
-            data = self._partial[which] + chunk
-            *complete, self._partial[which] = data.split(b"\n")
-            self.lines.extend(line.decode("utf-8", "replace").rstrip("\r") for line in complete if line.strip())
-
-    def finish(self, timeout: float = 5.0) -> list[str]:
-        for thread in self.threads:
-            thread.join(timeout)
-        with self._lock:
-            return list(self.lines)
-
-
-def _write(target, chunk: bytes) -> None:
-    try:
-        buffer = getattr(target, "buffer", None)
-        if buffer is not None:
-            buffer.write(chunk)
-            buffer.flush()
-        else:
-            target.write(chunk.decode("utf-8", "replace"))
-            target.flush()
-    except (OSError, ValueError):
-        pass
-
-
 class Waiter:
     """container.wait() in a thread, so the main thread stays interruptible."""
 
@@ -206,12 +156,14 @@ def _run_plan(client, plan: RunPlan, options: RunOptions, policy: Policy, stream
             entrypoint=plan.argv, hostname="algo-1", environment=plan.environment, volumes=volumes, **extra,
         )
         _notice(f"run {session.run_id}: container {container.name}: {_quote(plan.argv)}")
+        pump = LogPump(container, stream)  # attaches: before the start, so it sees every byte
+        session.watch_deadline(plan.max_runtime, grace)  # from before the start: smlint may stop during it
         started = time.monotonic()
         try:
             container.start()
         except Exception as error:
             raise EngineError(f"cannot start the container: {getattr(error, 'explanation', None) or error}") from None
-        pump = LogPump(container, stream)
+        session.watch_deadline(plan.max_runtime, grace)  # and again from the start, as smlint counts
         waiter = Waiter(container)
         stopped = not waiter.wait(plan.max_runtime)
         if stopped:
@@ -234,6 +186,7 @@ def _run_plan(client, plan: RunPlan, options: RunOptions, policy: Policy, stream
         destinations = _deliver(plan, outcome, status, options, session.run_id)
         report.findings.extend(run_checks(checks.RUN_CHECKS, outcome, plan.image, policy))
         _summarise(report, plan, outcome, status, duration, destinations, session.run_id, grace)
+        report_relay(report, pump)
         return report
 
 
