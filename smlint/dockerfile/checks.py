@@ -140,8 +140,8 @@ def _not_handed_on(found, shell: str, program: str) -> str:
     how = f"{found.describe()} is not run with `exec`"
     if found.unless:
         return how + f" (unless /bin/sh is {found.unless}, which exec the final command themselves)"
-    if shell == "dash" and program == "sh":
-        return how + " (/bin/sh is dash on this base, which does not exec the final command itself)"
+    if found.self_exec_by and program == "sh":
+        return how + f" (/bin/sh is {shell} on this base, which does not exec the final command itself)"
     return how
 
 

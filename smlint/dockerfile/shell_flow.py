@@ -46,7 +46,8 @@ class Outcome:
     execd: bool = False  # the job is `exec PROGRAM`
     after: tuple[Simple, ...] = ()  # commands run after the job on this path
     after_failure: bool = False  # `after` ran because the job failed (`job || true`)
-    pipe_last: Simple | None = None  # the job's pipeline ends in this other command
+    after_success: bool = False  # `after` ran only because the job succeeded (`job && touch done`)
+    pipe_last: str = ""  # the job's pipeline ends in this other command (its name)
     nested: bool = False  # reached inside if/case/{ } (bash execs nothing there)
     no_self_exec: bool = False  # in a loop, subshell, pipeline, function or background
     terminal: bool = False  # the path ended at `exit`
@@ -126,8 +127,9 @@ def _sequence(node: Sequence, functions: dict, depth: int) -> list[Outcome]:
     return current
 
 
-def _then(before: list[Outcome], following: list[Outcome]) -> list[Outcome]:
-    """Paths of `before` followed by those of `following`."""
+def _then(before: list[Outcome], following: list[Outcome], on_success: bool = False) -> list[Outcome]:
+    """Paths of `before` followed by those of `following` (run only when
+    `before` succeeded: `on_success`)."""
     result: list[Outcome] = []
     for first in before:
         if first.terminal:
@@ -139,13 +141,13 @@ def _then(before: list[Outcome], following: list[Outcome]) -> list[Outcome]:
             else:
                 result.append(replace(first, after=(first.after + second.after)[-4:], terminal=second.terminal,
                                       via=second.via or first.via, after_failure=first.after_failure
-                                      or second.after_failure))
+                                      or second.after_failure, after_success=on_success))
     return _bounded(result)
 
 
 def _bounded(found: list[Outcome]) -> list[Outcome]:
     unique = list({(id(o.job), o.execd, tuple(map(id, o.after)), o.terminal, o.via, o.after_failure,
-                    o.nested, o.no_self_exec, o.background): o for o in found}.values())
+                    o.nested, o.no_self_exec, o.background, o.after_success): o for o in found}.values())
     if len(unique) > _MAX_OUTCOMES:
         raise _TooMany
     return unique
@@ -156,7 +158,7 @@ def _and_or(node: AndOr, functions: dict, depth: int) -> list[Outcome]:
     for operator, pipeline in zip(node.operators, node.pipelines[1:]):
         following = _pipeline(pipeline, functions, depth)
         if operator == "&&":
-            current = _then(current, following)
+            current = _then(current, following, on_success=True)
         else:  # the left side succeeds and skips the rest, or fails into it
             rescued = [replace(o, after_failure=True) if o.job is None else o for o in following]
             current = _bounded(current + _then(current, rescued))
@@ -173,8 +175,8 @@ def _pipeline(node: Pipeline, functions: dict, depth: int) -> list[Outcome]:
     job = candidates[-1] if candidates else (last if isinstance(last, Simple) else (simple or [None])[0])
     if job is None:
         return [Outcome()]
-    return [Outcome(job, pipe_last=last if sink and isinstance(last, Simple) and last is not job else None,
-                    no_self_exec=True)]
+    ending = (last.name if isinstance(last, Simple) else f"a `{getattr(last, 'keyword', 'group')}` block") if sink else ""
+    return [Outcome(job, pipe_last=ending if last is not job else "", no_self_exec=True)]
 
 
 def _command(node, functions: dict, depth: int) -> list[Outcome]:

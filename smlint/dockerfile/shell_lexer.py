@@ -19,6 +19,7 @@ _OPERATORS = ("&&", "||", ";;&", ";;", ";&", "|&", "&>>", "&>", ";", "&", "|", "
 _REDIRECTS = ("<<<", "<<-", "<<", "<>", "<&", ">>", ">&", ">|", "<", ">")
 _METACHARACTERS = frozenset(" \t\n;&|()<>")
 _PLAIN = re.compile(r"[^ \t\n;&|()<>\\'\"$`]+")
+_CASE_WORD = re.compile(r"(case|esac)(?=[ \t\n;)])")
 _BLANKS = re.compile(r"(?:[ \t]|\\\n)+")
 
 
@@ -284,14 +285,25 @@ def matching_paren(text: str, open_index: int) -> int:
     """Index of the `)` closing the `(` at open_index: quotes, escapes, nested
     substitutions and `case` patterns' lone `)` respected as far as depth goes."""
     depth, position, length = 0, open_index, len(text)
+    cases: list[int] = []  # depths with a `case` open: a `)` there ends a pattern
     while position < length:
         char = text[position]
         if char == "(":
             depth += 1
         elif char == ")":
+            if cases and cases[-1] == depth:
+                position += 1
+                continue
             depth -= 1
             if depth == 0:
                 return position
+        elif char in "ce" and text[position - 1] in " \t\n;(" and (keyword := _CASE_WORD.match(text, position)):
+            if keyword.group(1) == "case":
+                cases.append(depth)
+            elif cases:
+                cases.pop()
+            position = keyword.end()
+            continue
         elif char == "\\":
             position += 1
         elif char in "'\"":

@@ -53,7 +53,8 @@ class LeftRunning:
     """A job the shell stays PID 1 over."""
 
     outcome: Outcome
-    unless: str  # the shell is unknown, and "bash or busybox" (or "busybox") would exec the job itself
+    self_exec_by: str  # "bash or busybox", "busybox" or "": the shells that would exec the job themselves
+    unless: str  # self_exec_by, when the shell that runs is unknown
     trapped: bool  # the script traps INT/TERM but runs the job in the foreground
 
     @property
@@ -89,8 +90,8 @@ def left_running(tree: Sequence, shell: str, c_mode: bool) -> list[LeftRunning]:
         by_bash, by_busybox = (_self_execs(outcome, kind, c_mode, trapped) for kind in (BASH, BUSYBOX))
         if (shell == BASH and by_bash) or (shell == BUSYBOX and by_busybox):
             continue
-        caveat = "" if shell else ("bash or busybox" if by_bash else "busybox" if by_busybox else "")
-        found.append(LeftRunning(outcome, caveat, trapped and not outcome.background))
+        others = "bash or busybox" if by_bash else "busybox" if by_busybox else ""
+        found.append(LeftRunning(outcome, others, "" if shell else others, trapped and not outcome.background))
     return found
 
 
@@ -109,18 +110,18 @@ def status_masking(tree: Sequence, command_line: str = "") -> str | None:
             continue
         if outcome.after:
             last = outcome.after[-1]
-            if not _forces_success(last):
+            if not _forces_success(last) or (outcome.after_success and not outcome.after_failure):
                 continue
             if outcome.after_failure:
                 return f"`{short(job.text, 40)} || {short(last.text, 20)}` turns every failure into success"
             options = options or options_of(tree, command_line)
             if not options.errexit:
                 return f"`{short(last.text, 30)}` after `{short(job.text, 40)}` replaces its status"
-        elif outcome.pipe_last is not None:
+        elif outcome.pipe_last:
             options = options or options_of(tree, command_line)
             if not options.pipefail:
-                return (f"the status of `{short(job.text, 40)} | ... | {outcome.pipe_last.name}` is that of "
-                        f"`{outcome.pipe_last.name}` (no `set -o pipefail`)")
+                return (f"the status of `{short(job.text, 40)} | ...` is that of its last command, "
+                        f"`{outcome.pipe_last}` (no `set -o pipefail`)")
     return None
 
 
