@@ -409,8 +409,8 @@ def shell_c_script(argv: list[str]) -> tuple[str, str, int] | None:
     letters = ""
     while position < len(argv) and argv[position].startswith("-") and argv[position] != "--":
         option = argv[position]
-        if option in ("-o",) and position + 1 < len(argv):
-            letters += "o:" + argv[position + 1] + " "
+        if option.endswith("o") and not option.startswith("--") and position + 1 < len(argv):
+            letters += option[1:-1] + " o:" + argv[position + 1] + " "  # -o NAME, -euo NAME
             position += 2
             continue
         letters += option.lstrip("-")

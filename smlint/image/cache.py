@@ -19,9 +19,10 @@ import tempfile
 from .walker import LayerScan
 
 # Bumped whenever a layer scan records more: v2 added RPM package lists, v3
-# shell scripts' exec/trap verdicts, v4 the uids of /etc/passwd entries, so
+# shell scripts' exec/trap verdicts, v4 the uids of /etc/passwd entries, v5
+# those verdicts judged on the shell grammar with the command at fault, so
 # layers cached by an older smlint are read again rather than trusted.
-FORMAT = "v4"
+FORMAT = "v5"
 _DIGEST = re.compile(r"^(sha256|sha512):([0-9a-f]{32,128})$")
 
 
