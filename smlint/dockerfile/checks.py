@@ -21,6 +21,7 @@ from .facts import (
     under,
     written_paths,
 )
+from . import fixes
 from .advice import exec_advice, runs_as, shell_pid1, short as _short
 from .model import env_pairs
 from .parser import Instruction, shell_words
@@ -39,10 +40,12 @@ def entrypoint_shell_form(subject: Subject) -> Iterator[Problem]:
     entrypoint = subject.final.config.entrypoint
     if entrypoint is None or entrypoint.is_exec_form or entrypoint.looks_like_json:
         return
+    fix = fixes.entrypoint_fix(subject)
     yield Problem(
         f"ENTRYPOINT is shell form, so Docker runs {runs_as(subject.final.config.entrypoint_shell, entrypoint.args)}: "
-        f"{shell_pid1(entrypoint.args, 'ENTRYPOINT')}; {exec_advice(entrypoint.args)}",
+        f"{shell_pid1(entrypoint.args, 'ENTRYPOINT')}; {exec_advice(entrypoint.args)}{fixes.caveat(fix)}",
         span_of(entrypoint),
+        fix=fix,
     )
 
 
@@ -72,6 +75,7 @@ def malformed_exec_form(subject: Subject) -> Iterator[Problem]:
                 f"{instruction.keyword} looks like exec form but {_json_defect(instruction.args)}: Docker "
                 f"silently runs the whole text through `/bin/sh -c`",
                 span_of(instruction),
+                fix=fixes.array_fix(instruction, subject.dockerfile.parsed),
             )
 
 
@@ -83,10 +87,12 @@ def cmd_shell_form_is_the_command(subject: Subject) -> Iterator[Problem]:
     cmd = config.cmd
     if cmd.is_exec_form or cmd.looks_like_json:
         return
+    fix = fixes.cmd_fix(subject)
     yield Problem(
         f"no ENTRYPOINT, and CMD is shell form: the container runs {runs_as(config.cmd_shell, cmd.args)}: "
-        f"{shell_pid1(cmd.args, 'CMD')}; {exec_advice(cmd.args)}",
+        f"{shell_pid1(cmd.args, 'CMD')}; {exec_advice(cmd.args)}{fixes.caveat(fix)}",
         span_of(cmd),
+        fix=fix,
     )
 
 
@@ -145,6 +151,7 @@ def shell_wrapper_without_exec(subject: Subject) -> Iterator[Problem]:
             f"`{script.shell} -c` stays PID 1 while the job runs and forwards no signal to it: "
             f"{_not_handed_on(found, shell, script.shell)}; {found.fix()}",
             span_of(script.instruction),
+            fix=fixes.wrapper_fix(script.instruction, script.text, subject.dockerfile.parsed),
         )
 
 
