@@ -93,7 +93,7 @@ def with_exec(script: str) -> str | None:
     if (end.after or end.pipe_last or end.nested or end.no_self_exec or end.background or last != [job]
             or job.assignments or not job.raw or not is_program(job) or job_name(job) in _functions(tree)):
         return None
-    return _insert_exec(script, tree, commands.index(job))
+    return _insert_exec(script, tree, next(i for i, command in enumerate(commands) if command is job))
 
 
 def _functions(tree: Sequence) -> set[str]:
