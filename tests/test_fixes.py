@@ -253,3 +253,20 @@ def test_catalog_examples(rule_id, heading, text):
     number = [t for lang, t in doc.examples("Example") if lang == "dockerfile"].index(text) + 1
     left = rule_id in {f.rule_id for f in remaining}
     assert left == (number not in FIXED_EXAMPLES[rule_id]), (rule_id, number, after)
+
+
+def _readme_rows():
+    import os
+    import re
+
+    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")).read()
+    section = readme.split("### `--fix` and `--diff`", 1)[1].split("\n\n", 3)[2]
+    return re.findall(r"^\| (SM[^|]*?) \| `(.+?)` \| `(.+?)` \|$", section, re.M)
+
+
+def test_readme_fix_table_is_what_fix_does():
+    rows = _readme_rows()
+    assert len(rows) == 5
+    for rule, before, after in rows:
+        shell = rule.split("under `", 1)[1].rstrip("`") + "\n" if "SHELL" in rule else ""
+        assert fixed(PY + shell + before + "\n")[0] == PY + shell + after + "\n", rule
