@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import json
 import re
+from typing import TYPE_CHECKING
 
 from ..findings import Edit, Fix
-from .model import Stage
 from .parser import Instruction, ParsedDockerfile, shell_words
 from .shell import program_name
-from .shell_flow import is_program, job_name, outcomes
-from .shell_questions import parse_or_none
-from .shell_tree import Function, Sequence, Simple, children, simple_commands
+
+if TYPE_CHECKING:  # the shell grammar loads only when a script needs `exec` placed
+    from .model import Stage
+    from .shell_tree import Sequence
 
 _POSIX_SHELLS = frozenset({"sh", "bash", "ash", "dash"})
 # Options of a plain `sh -c` SHELL: exec form runs a plain command the same way.
@@ -76,6 +77,10 @@ def with_exec(script: str) -> str | None:
     already ends in `exec PROGRAM`; None when no `exec` can be added safely
     (pipelines, trailers after the job, builtins and functions, a compound
     command at the end, `&`, a trap, assignments before the job)."""
+    from .shell_flow import is_program, job_name, outcomes
+    from .shell_questions import parse_or_none
+    from .shell_tree import simple_commands
+
     tree = parse_or_none(script)
     if tree is None or not tree.items or "&" in tree.terminators:
         return None
@@ -97,10 +102,14 @@ def with_exec(script: str) -> str | None:
 
 
 def _functions(tree: Sequence) -> set[str]:
+    from .shell_tree import Function
+
     return {node.name for node in _walk(tree) if isinstance(node, Function)}
 
 
 def _walk(node):
+    from .shell_tree import Simple, children
+
     stack = [node]
     while stack:
         current = stack.pop()
@@ -114,6 +123,9 @@ def _insert_exec(script: str, tree: Sequence, index: int) -> str | None:
     found by trying where its first word is written, last first; a candidate is
     taken only when the new text parses to the same commands with `exec` added
     to that one alone."""
+    from .shell_questions import parse_or_none
+    from .shell_tree import simple_commands
+
     expected = [command.words for command in simple_commands(tree)]
     expected[index] = ["exec", *expected[index]]
     first = simple_commands(tree)[index].raw[0]
