@@ -150,3 +150,20 @@ def test_sarif_fixes_validate_and_apply_to_what_fix_writes(tmp_path, text):
     by_sarif = _apply_sarif(text, fixable[0])
     assert run("--fix", path).returncode in (0, 1)
     assert by_sarif == (tmp_path / "Dockerfile").read_text(encoding="utf-8") != text
+
+
+def test_a_pipe_is_linted_not_fixed(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "Dockerfile"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text(SHELL_FORM))
+    writer.start()
+    result = run("--fix", str(fifo))
+    writer.join(timeout=60)
+    assert fifo.is_fifo()  # never replaced by a regular file
+    # Linted as read once (or refused as a special file, exit 2, if the input bounds say so): never a hang.
+    if result.returncode != 2:
+        assert b"not fixed: not a regular file" in result.stdout and b"SM101" in result.stdout
+        assert result.returncode == 1

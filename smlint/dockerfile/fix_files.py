@@ -76,12 +76,17 @@ def fix_paths(paths: list[str], policy: Policy, write: bool, unsafe: bool = Fals
     return outcome
 
 
-def _read_bytes(path: str) -> tuple[bytes | None, str | None]:
+def _read_bytes(path: str) -> tuple[bytes | str | None, str | None]:
+    """The file's bytes; its decoded text when it is no regular file (read
+    once: a pipe has nothing left for a second read); or (None, reason)."""
     text, reason = _read(path)  # its checks and messages for directories, permissions, NUL bytes
-    if reason is not None:
-        return None, reason
-    with open(path, "rb") as handle:
-        return handle.read(), None
+    if reason is not None or not os.path.isfile(path):
+        return text, reason
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(), None
+    except OSError as error:
+        return None, f"cannot read: {error.strerror or error}"
 
 
 def _unreadable(display: str, reason: str) -> list[Finding]:
@@ -90,8 +95,11 @@ def _unreadable(display: str, reason: str) -> list[Finding]:
     return [unreadable(display, reason)]
 
 
-def _fix_one(display: str, file_path: str | None, data: bytes, write: bool, unsafe: bool, policy: Policy,
+def _fix_one(display: str, file_path: str | None, data: bytes | str, write: bool, unsafe: bool, policy: Policy,
              target: str | None, context_dir: str | None, outcome: FixOutcome) -> list[Finding]:
+    if isinstance(data, str):
+        outcome.report.summary_lines.append(f"{display}: not fixed: not a regular file")
+        return lint_text(data, display, policy, target, context_dir)
     bom = _BOM if data.startswith(_BOM) else b""
     try:
         before = data[len(bom):].decode("utf-8")
