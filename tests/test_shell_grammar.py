@@ -64,6 +64,8 @@ GRAMMAR = [
     ("echo \"$(date +%s)\" `hostname` ${x:-y}", "echo $(date +%s) `hostname` ${x:-y}"),
     ("echo $'a\\tb'", "echo a\tb"),
     ("A=1 B='x y' python3 job.py", "A=1 B=x y python3 job.py"),
+    ("args=(\n  --verbose # why\n  --x=\"$(mktemp -u)\"\n)\nrun", "args=(\n  --verbose # why\n  --x=\"$(mktemp -u)\"\n); run"),
+    ("a+=(b) c", "a+=(b) c"),
     ("echo if then fi done", "echo if then fi done"),
     ("'if' x", "if x"),
     ("echo $(case x in a) b;; esac)", "echo $(case x in a) b;; esac)"),
@@ -157,6 +159,9 @@ LEFT_RUNNING = [
     ("python3 job.py & c=$!; wait $c", "dash", ["python3 job.py"]),  # background, no trap
     ("echo hello; sleep 10", "dash", []),  # no job at all
     ("env A=1 python3 job.py", "bash", []),
+    # error paths (a literal non-zero exit) are not judged: the job never ran there
+    ("iptables --version\nif [ -z $x ]; then echo no; exit 1; fi\nexec \"$@\"", "dash", []),
+    ("python3 job.py; exit $?", "dash", ["python3 job.py"]),
 ]
 
 

@@ -19,6 +19,7 @@ _OPERATORS = ("&&", "||", ";;&", ";;", ";&", "|&", "&>>", "&>", ";", "&", "|", "
 _REDIRECTS = ("<<<", "<<-", "<<", "<>", "<&", ">>", ">&", ">|", "<", ">")
 _METACHARACTERS = frozenset(" \t\n;&|()<>")
 _PLAIN = re.compile(r"[^ \t\n;&|()<>\\'\"$`]+")
+_ARRAY_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?=")
 _CASE_WORD = re.compile(r"(case|esac)(?=[ \t\n;)])")
 _BLANKS = re.compile(r"(?:[ \t]|\\\n)+")
 
@@ -165,6 +166,11 @@ def read_word(text: str, position: int) -> tuple[int, str, bool]:
             position = plain.end()
             continue
         char = text[position]
+        if char == "(" and _ARRAY_ASSIGNMENT.fullmatch("".join(out)) and not quoted:  # bash: a=(x y)
+            close = matching_paren(text, position)
+            out.append(text[position : close + 1])
+            position = close + 1
+            continue
         if char in _METACHARACTERS:
             break
         if char == "\\":

@@ -85,8 +85,8 @@ def left_running(tree: Sequence, shell: str, c_mode: bool) -> list[LeftRunning]:
     trapped = any(c.name == "trap" and len(c.words) > 2 and c.words[1] != "-" for c in simple_commands(tree))
     found = []
     for outcome in outcomes(tree):
-        if outcome.job is None or outcome.execd:
-            continue
+        if outcome.job is None or outcome.execd or outcome.failed:
+            continue  # no job, exec'd, or an error path (`echo usage; exit 1`)
         by_bash, by_busybox = (_self_execs(outcome, kind, c_mode, trapped) for kind in (BASH, BUSYBOX))
         if (shell == BASH and by_bash) or (shell == BUSYBOX and by_busybox):
             continue
