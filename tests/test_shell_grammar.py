@@ -52,6 +52,7 @@ GRAMMAR = [
     ("case \"$1\" in\n  serve)\n    exec s\n    ;;\nesac", "CASE $1 serve=>exec s"),
     ("for i in 1 2 3; do echo $i; done", "FOR DO echo $i"),
     ("for i\ndo :; done", "FOR DO :"),
+    ("for ((i = 0; i < 3; i++)); do x; done", "FOR DO x"),
     ("while read l; do echo $l; done < f", "WHILE read l DO echo $l"),
     ("until false; do sleep 1; done", "UNTIL false DO sleep 1"),
     ("{ a; b; } > log", "{a; b}"),

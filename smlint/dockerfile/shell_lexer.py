@@ -100,7 +100,8 @@ def tokenize(text: str) -> list[Token]:
 
 
 def _command_start(tokens: list[Token]) -> bool:
-    return not tokens or tokens[-1].kind != WORD
+    """Where `((` opens arithmetic: a command's start, or `for ((`."""
+    return not tokens or tokens[-1].kind != WORD or (tokens[-1].value == "for" and not tokens[-1].quoted)
 
 
 def _arithmetic_end(text: str, position: int) -> int:

@@ -292,6 +292,10 @@ class _Parser:
 
     def for_header(self, keyword: Token) -> None:
         name = self.take()
+        if name.kind == WORD and name.value.startswith("((") and not name.quoted:  # for ((i = 0; ...))
+            if self.peek().kind == OPERATOR and self.peek().value == ";":
+                self.take()
+            return
         if name.kind != WORD:
             raise ShellSyntaxError(f"`{keyword.value}` on line {keyword.line} has no variable")
         self.newlines()
