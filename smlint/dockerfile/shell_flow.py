@@ -104,11 +104,13 @@ def is_program(command: Simple) -> bool:
 def outcomes(tree: Sequence) -> list[Outcome]:
     """Every way `tree` can end, deduplicated and bounded (an empty list when
     there are too many to judge)."""
-    functions = {node.name: node for node in _function_definitions(tree)}
-    try:
-        return _sequence(tree, functions, 0)
-    except _TooMany:
-        return []
+    if "outcomes" not in tree.memo:  # SM105 and SM106 ask of the same tree
+        functions = {node.name: node for node in _function_definitions(tree)}
+        try:
+            tree.memo["outcomes"] = _sequence(tree, functions, 0)
+        except _TooMany:
+            tree.memo["outcomes"] = []
+    return tree.memo["outcomes"]
 
 
 class _TooMany(Exception):

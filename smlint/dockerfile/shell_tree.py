@@ -57,6 +57,7 @@ class Sequence:
 
     items: list["AndOr"] = field(default_factory=list)
     terminators: list[str] = field(default_factory=list)
+    memo: dict = field(default_factory=dict, repr=False, compare=False)  # answers computed on this tree
 
 
 @dataclass(slots=True)
@@ -123,14 +124,15 @@ def parse(text: str) -> Sequence:
 
 class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
-        self.tokens, self.index, self.depth = tokens, 0, 0
+        self.tokens, self.index, self.depth = tokens + [tokens[-1]] * 3, 0, 0  # END padding: peek(2) never fails
 
     def peek(self, ahead: int = 0) -> Token:
-        return self.tokens[min(self.index + ahead, len(self.tokens) - 1)]
+        return self.tokens[self.index + ahead]
 
     def take(self) -> Token:
-        token = self.peek()
-        self.index += 1
+        token = self.tokens[self.index]
+        if token.kind != END:
+            self.index += 1
         return token
 
     def reserved(self, *words: str) -> bool:
