@@ -200,6 +200,8 @@ class _Parser:
             node = Group(self.sequence(frozenset()), True, line=token.line)
             self.expect(")")
             return self.redirected(node)
+        if token.kind == OPERATOR and token.value in _REDIRECT_OPERATORS:
+            return self.simple()  # `>&2 echo x`: redirections may come first
         if token.kind != WORD:
             raise ShellSyntaxError(f"unexpected `{token.value.strip() or 'newline'}` on line {token.line}")
         if not token.quoted:
@@ -241,7 +243,7 @@ class _Parser:
                     in_test = (in_test or (node.words == ["[["] and not token.quoted)) and token.value != "]]"
             elif token.kind == OPERATOR and token.value in _REDIRECT_OPERATORS and not (in_test and token.value in "<>"):
                 node.redirects.append(self.redirect())
-            elif in_test and token.kind == OPERATOR and token.value in ("&&", "||", "(", ")", "<", ">"):
+            elif in_test and token.kind == OPERATOR and token.value in ("&&", "||", "(", ")", "<", ">", "|"):
                 node.words.append(self.take().value)
                 node.raw.append(token.value)
             else:
