@@ -161,6 +161,9 @@ LEFT_RUNNING = [
     ("trap 'kill $c' TERM INT; python3 job.py & c=$!; wait $c", "dash", []),
     ("python3 job.py & c=$!; wait $c", "dash", ["python3 job.py"]),  # background, no trap
     ("echo hello; sleep 10", "dash", []),  # no job at all
+    ("while true; do echo hello; sleep 1; done", "bash", ["echo hello"]),  # the loop itself is the job
+    ("rbenv_update && bundle_install && script/test", "bash", []),  # script/test is a program, not `test`
+    ("find . | xargs -n1 basename | sort", "bash", ["xargs -n1 basename"]),
     ("env A=1 python3 job.py", "bash", []),
     # error paths (a literal non-zero exit) are not judged: the job never ran there
     ("iptables --version\nif [ -z $x ]; then echo no; exit 1; fi\nexec \"$@\"", "dash", []),

@@ -85,7 +85,10 @@ def job_name(command: Simple) -> str:
     words = command_words(command)
     position = 0
     while position < len(words):
-        name = words[position].rsplit("/", 1)[-1]
+        word = words[position]
+        name = word.rsplit("/", 1)[-1]
+        if "/" in word and not word.startswith("/"):
+            return word  # script/test, ./run: a program of the image, whatever its name
         if name in _PASS_THROUGH:
             position += 1
             while position < len(words) and (words[position].startswith("-") or (name == "env" and "=" in words[position])):
@@ -203,6 +206,8 @@ def _command(node, functions: dict, depth: int) -> list[Outcome]:
         return _bounded(found)
     if isinstance(node, Loop):
         inner = _sequence(node.body, functions, depth + 1)
+        if not any(o.job for o in inner) and (commands := simple_commands(node.body)):
+            inner = [Outcome(commands[0])]  # `while true; do echo; sleep 1; done`: the loop is the job
         return [replace(o, no_self_exec=True, via=o.via or f"a `{node.keyword}` loop") for o in inner]
     return [Outcome()]
 

@@ -69,6 +69,9 @@ class LeftRunning:
         words = " ".join(self.job.raw[len(self.job.raw) - len(command_words(self.job)):])
         if self.outcome.background:
             return "trap INT and TERM to forward them to the job's pid before `wait`, or run it with `exec`"
+        if self.outcome.pipe_last:
+            return (f"run the job alone as `exec {short(words, 40)}` (a pipeline keeps the shell; bash can "
+                    f"send the output on with `exec > >(tee log) 2>&1` first)")
         if self.outcome.no_self_exec and not self.outcome.nested:
             return f"run the job last as `exec {short(words, 40)}`"
         return f"write `exec {short(words, 40)}`"
