@@ -87,13 +87,9 @@ def tokenize(text: str) -> list[Token]:
             if pending:
                 position, line = _heredoc_bodies(text, position, line, pending)
                 pending = []
-        elif text.startswith("((", position) and _command_start(tokens):
-            close = _arithmetic_end(text, position + 2)
-            tokens.append(Token(WORD, text[position:close], line))
-            line += text.count("\n", position, close)
-            position = close
-        elif char in "<>" and text.startswith("(", position + 1):  # process substitution
-            close = matching_paren(text, position + 1) + 1
+        elif (arithmetic := text.startswith("((", position) and _command_start(tokens)) or (
+                char in "<>" and text.startswith("(", position + 1)):  # (( )) or a process substitution
+            close = _arithmetic_end(text, position + 2) if arithmetic else matching_paren(text, position + 1) + 1
             tokens.append(Token(WORD, text[position:close], line))
             line += text.count("\n", position, close)
             position = close
