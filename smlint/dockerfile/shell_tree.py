@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .shell import is_assignment
 from .shell_lexer import END, NEWLINE, OPERATOR, WORD, Heredoc, ShellSyntaxError, Token, tokenize
 
 MAX_DEPTH = 64
@@ -236,7 +237,7 @@ class _Parser:
             if token.kind == WORD:
                 self.take()
                 node.raw.append(token.raw or token.value)
-                if not node.words and _is_assignment(token.value):
+                if not node.words and is_assignment(token.value):
                     node.assignments.append(token.value)
                 else:
                     node.words.append(token.value)
@@ -357,12 +358,6 @@ def _is_function(parser: _Parser) -> bool:
     following, closing = parser.peek(1), parser.peek(2)
     return (following.kind == OPERATOR and following.value == "(" and closing.kind == OPERATOR
             and closing.value == ")")
-
-
-def _is_assignment(word: str) -> bool:
-    name, sep, _ = word.partition("=")
-    name = name.removesuffix("+")
-    return bool(sep) and bool(name) and name.replace("_", "a").isalnum() and not name[0].isdigit() and name.isascii()
 
 
 def simple_commands(node) -> list[Simple]:
