@@ -96,3 +96,17 @@ def test_sm107_on_reduced_real_scripts(body, fires):
     assert bool(findings) is fires, [f.message for f in findings]
     if fires:
         assert "or trap INT and TERM, run the job in the background and `wait`" in findings[0].message
+
+
+def test_the_grammar_loads_only_for_files_with_a_shell_script():
+    """Cold start: a Dockerfile whose command runs no shell never imports the grammar."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from smlint import lint_text; lint_text(%r); "
+            "print('smlint.dockerfile.shell_questions' in sys.modules)")
+    plain = subprocess.run([sys.executable, "-c", code % (P + 'ENTRYPOINT ["python3", "/app/job.py"]\n')],
+                           capture_output=True, text=True, check=True)
+    wrapped = subprocess.run([sys.executable, "-c", code % (P + 'ENTRYPOINT ["sh", "-c", "python3 /app/job.py"]\n')],
+                             capture_output=True, text=True, check=True)
+    assert (plain.stdout.strip(), wrapped.stdout.strip()) == ("False", "True")
