@@ -722,3 +722,13 @@ def test_sm207_verdicts_are_bounded_and_cached(tmp_path, cache_home, monkeypatch
     assert view.script_verdict("/entrypoint.sh").startswith(walker.SCRIPT_NEITHER + ":`python3 job.py")
     assert view.shebang("/entrypoint.sh") == b"#!/bin/sh" and view.shebang("/usr/local/bin/job") == b"#!/bin/sh"
     assert rules_of(check(layout)[1])["SM207"][0]["pointer"] == "/entrypoint.sh"
+
+
+@pytest.mark.parametrize("target, shell", [("dash", "dash"), ("bash", "bash"), ("/bin/busybox", "busybox")])
+def test_sm207_names_the_images_bin_sh(tmp_path, target, shell):
+    """`sh /start.sh`: the message says what /bin/sh is in the image (its symlink followed)."""
+    files = [("bin/dash", b"\x7fELF", 0o755), ("bin/bash", b"\x7fELF", 0o755), ("bin/busybox", b"\x7fELF", 0o755),
+             ("bin/sh", "symlink", target), ("start.sh", b"cd /\npython3 job.py\n", 0o644)]
+    [found] = sm207(tmp_path, files, ["sh", "/start.sh"])
+    assert f"(/bin/sh here is {shell})" in found["message"] and found["data"]["bin_sh"] == shell
+    assert "`python3 job.py`" in found["message"]

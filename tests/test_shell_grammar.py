@@ -52,6 +52,7 @@ GRAMMAR = [
     ("case \"$1\" in\n  serve)\n    exec s\n    ;;\nesac", "CASE $1 serve=>exec s"),
     ("for i in 1 2 3; do echo $i; done", "FOR DO echo $i"),
     ("for i\ndo :; done", "FOR DO :"),
+    ("for ((i = 0; i < 3; i++)); do x; done", "FOR DO x"),
     ("while read l; do echo $l; done < f", "WHILE read l DO echo $l"),
     ("until false; do sleep 1; done", "UNTIL false DO sleep 1"),
     ("{ a; b; } > log", "{a; b}"),
@@ -64,12 +65,16 @@ GRAMMAR = [
     ("echo \"$(date +%s)\" `hostname` ${x:-y}", "echo $(date +%s) `hostname` ${x:-y}"),
     ("echo $'a\\tb'", "echo a\tb"),
     ("A=1 B='x y' python3 job.py", "A=1 B=x y python3 job.py"),
+    ("args=(\n  --verbose # why\n  --x=\"$(mktemp -u)\"\n)\nrun", "args=(\n  --verbose # why\n  --x=\"$(mktemp -u)\"\n); run"),
+    ("a+=(b) c", "a+=(b) c"),
     ("echo if then fi done", "echo if then fi done"),
     ("'if' x", "if x"),
     ("echo $(case x in a) b;; esac)", "echo $(case x in a) b;; esac)"),
     ("echo $((1 + 2)); ((i++))", "echo $((1 + 2)); ((i++))"),
     ("[[ -n $a && $b < c ]] && d", "[[ -n $a && $b < c ]] && d"),
     ("diff <(a) >(b)", "diff <(a) >(b)"),
+    ('[[ "$v" =~ ^1\\.(1[1-9]|2[0-6])$ ]] || x', "[[ $v =~ ^1. ( 1[1-9] | 2[0-6] ) $ ]] || x"),
+    (">&2 echo $1", "echo $1 >&2"),
     ("a \\\n  b", "a b"),
     ("a # comment ; b\nc", "a; c"),
     ("echo a#b", "echo a#b"),
@@ -156,7 +161,13 @@ LEFT_RUNNING = [
     ("trap 'kill $c' TERM INT; python3 job.py & c=$!; wait $c", "dash", []),
     ("python3 job.py & c=$!; wait $c", "dash", ["python3 job.py"]),  # background, no trap
     ("echo hello; sleep 10", "dash", []),  # no job at all
+    ("while true; do echo hello; sleep 1; done", "bash", ["echo hello"]),  # the loop itself is the job
+    ("rbenv_update && bundle_install && script/test", "bash", []),  # script/test is a program, not `test`
+    ("find . | xargs -n1 basename | sort", "bash", ["xargs -n1 basename"]),
     ("env A=1 python3 job.py", "bash", []),
+    # error paths (a literal non-zero exit) are not judged: the job never ran there
+    ("iptables --version\nif [ -z $x ]; then echo no; exit 1; fi\nexec \"$@\"", "dash", []),
+    ("python3 job.py; exit $?", "dash", ["python3 job.py"]),
 ]
 
 

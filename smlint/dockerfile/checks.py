@@ -140,11 +140,12 @@ def _not_handed_on(found, shell: str, program: str) -> str:
 
 @registry.check("SM105")
 def shell_wrapper_without_exec(subject: Subject) -> Iterator[Problem]:
-    from .shell_questions import left_running
-
-    script, tree = subject.pid1, subject.pid1_tree
-    if script is None or tree is None or not script.shell_is_pid1 or script.instruction.exec_args is None:
+    script = subject.pid1
+    if script is None or not script.shell_is_pid1 or script.instruction.exec_args is None or subject.pid1_tree is None:
         return
+    from .shell_questions import left_running  # loaded only for a file with a shell script
+
+    tree = subject.pid1_tree
     shell = _shell_named(script.shell, subject.bin_sh)
     for found in left_running(tree, shell, c_mode=True)[:1]:
         yield Problem(
@@ -157,10 +158,12 @@ def shell_wrapper_without_exec(subject: Subject) -> Iterator[Problem]:
 
 @registry.check("SM107")
 def entrypoint_script_without_exec(subject: Subject) -> Iterator[Problem]:
-    from .shell_questions import left_running, parse_or_none
-
     script = pid1_script_file(subject)
-    tree = parse_or_none(script.text) if script is not None else None
+    if script is None:
+        return
+    from .shell_questions import left_running, parse_or_none  # loaded only for a file with a shell script
+
+    tree = parse_or_none(script.text)
     if tree is None:
         return
     for found in left_running(tree, _shell_named(script.shell, subject.bin_sh), c_mode=False)[:1]:
@@ -176,11 +179,12 @@ def entrypoint_script_without_exec(subject: Subject) -> Iterator[Problem]:
 
 @registry.check("SM106")
 def exit_code_masked(subject: Subject) -> Iterator[Problem]:
-    from .shell_questions import status_masking
-
-    script, tree = subject.pid1, subject.pid1_tree
-    if script is None or tree is None:
+    script = subject.pid1
+    if script is None or subject.pid1_tree is None:
         return
+    from .shell_questions import status_masking  # loaded only for a file with a shell script
+
+    tree = subject.pid1_tree
     reason = status_masking(tree, script.options)
     if reason:
         yield Problem(

@@ -51,6 +51,7 @@ class Outcome:
     nested: bool = False  # reached inside if/case/{ } (bash execs nothing there)
     no_self_exec: bool = False  # in a loop, subshell, pipeline, function or background
     terminal: bool = False  # the path ended at `exit`
+    failed: bool = False  # ... at `exit N`, N a literal non-zero status: an error path
     background: bool = False  # the job runs with `&` and the script goes on
     via: str = ""  # the branch, for messages: "the `else` branch"
 
@@ -84,7 +85,10 @@ def job_name(command: Simple) -> str:
     words = command_words(command)
     position = 0
     while position < len(words):
-        name = words[position].rsplit("/", 1)[-1]
+        word = words[position]
+        name = word.rsplit("/", 1)[-1]
+        if "/" in word and not word.startswith("/"):
+            return word  # script/test, ./run: a program of the image, whatever its name
         if name in _PASS_THROUGH:
             position += 1
             while position < len(words) and (words[position].startswith("-") or (name == "env" and "=" in words[position])):
@@ -103,11 +107,13 @@ def is_program(command: Simple) -> bool:
 def outcomes(tree: Sequence) -> list[Outcome]:
     """Every way `tree` can end, deduplicated and bounded (an empty list when
     there are too many to judge)."""
-    functions = {node.name: node for node in _function_definitions(tree)}
-    try:
-        return _sequence(tree, functions, 0)
-    except _TooMany:
-        return []
+    if "outcomes" not in tree.memo:  # SM105 and SM106 ask of the same tree
+        functions = {node.name: node for node in _function_definitions(tree)}
+        try:
+            tree.memo["outcomes"] = _sequence(tree, functions, 0)
+        except _TooMany:
+            tree.memo["outcomes"] = []
+    return tree.memo["outcomes"]
 
 
 class _TooMany(Exception):
@@ -140,14 +146,14 @@ def _then(before: list[Outcome], following: list[Outcome], on_success: bool = Fa
                 result.append(second)
             else:
                 result.append(replace(first, after=(first.after + second.after)[-4:], terminal=second.terminal,
-                                      via=second.via or first.via, after_failure=first.after_failure
+                                      via=second.via or first.via, failed=second.failed, after_failure=first.after_failure
                                       or second.after_failure, after_success=on_success))
     return _bounded(result)
 
 
 def _bounded(found: list[Outcome]) -> list[Outcome]:
     unique = list({(id(o.job), o.execd, tuple(map(id, o.after)), o.terminal, o.via, o.after_failure,
-                    o.nested, o.no_self_exec, o.background, o.after_success): o for o in found}.values())
+                    o.nested, o.no_self_exec, o.background, o.after_success, o.failed): o for o in found}.values())
     if len(unique) > _MAX_OUTCOMES:
         raise _TooMany
     return unique
@@ -161,7 +167,8 @@ def _and_or(node: AndOr, functions: dict, depth: int) -> list[Outcome]:
             current = _then(current, following, on_success=True)
         else:  # the left side succeeds and skips the rest, or fails into it
             rescued = [replace(o, after_failure=True) if o.job is None else o for o in following]
-            current = _bounded(current + _then(current, rescued))
+            skipped = [replace(o, no_self_exec=True) for o in current]  # the shell must wait to test it
+            current = _bounded(skipped + _then(current, rescued))
     return current
 
 
@@ -199,6 +206,8 @@ def _command(node, functions: dict, depth: int) -> list[Outcome]:
         return _bounded(found)
     if isinstance(node, Loop):
         inner = _sequence(node.body, functions, depth + 1)
+        if not any(o.job for o in inner) and (commands := simple_commands(node.body)):
+            inner = [Outcome(commands[0])]  # `while true; do echo; sleep 1; done`: the loop is the job
         return [replace(o, no_self_exec=True, via=o.via or f"a `{node.keyword}` loop") for o in inner]
     return [Outcome()]
 
@@ -229,7 +238,8 @@ def _simple(node: Simple, functions: dict, depth: int) -> list[Outcome]:
         inner = _command(definition.body, {k: v for k, v in functions.items() if k != words[0]}, depth + 1)
         return [replace(o, no_self_exec=True, terminal=False, via=o.via or f"function `{words[0]}`") for o in inner]
     if words[0] == "exit" or (words[0] == "return" and depth):
-        return [Outcome(after=(node,), terminal=words[0] == "exit")]
+        status = words[1] if len(words) > 1 else ""
+        return [Outcome(after=(node,), terminal=words[0] == "exit", failed=status.isdigit() and int(status) != 0)]
     if is_program(node):
         return [Outcome(node, execd=is_exec(node))]
     return [Outcome(after=(node,))]

@@ -19,6 +19,11 @@ _OPERATORS = ("&&", "||", ";;&", ";;", ";&", "|&", "&>>", "&>", ";", "&", "|", "
 _REDIRECTS = ("<<<", "<<-", "<<", "<>", "<&", ">>", ">&", ">|", "<", ">")
 _METACHARACTERS = frozenset(" \t\n;&|()<>")
 _PLAIN = re.compile(r"[^ \t\n;&|()<>\\'\"$`]+")
+# A whole word of plain characters, ending at a blank, an operator or the end (`#` may
+# start a comment, `((` arithmetic, `a=(` an array: those take the slow way).
+_SIMPLE_WORD = re.compile(r"(?![#(])[^ \t\n;&|()<>\\'\"$`=]+(?=[ \t\n;&|)<>]|\Z)|(?![#(])[^ \t\n;&|()<>\\'\"$`]+(?=[ \t\n;&|)]|\Z)")
+_OPERATOR = re.compile("|".join(re.escape(op) for op in _OPERATORS))
+_ARRAY_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?=")
 _CASE_WORD = re.compile(r"(case|esac)(?=[ \t\n;)])")
 _BLANKS = re.compile(r"(?:[ \t]|\\\n)+")
 
@@ -51,11 +56,21 @@ def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     pending: list[Heredoc] = []
     position, line, length = 0, 1, len(text)
+    blank_run, simple_word, operator_at = _BLANKS.match, _SIMPLE_WORD.match, _OPERATOR.match
     while True:
-        blanks = _BLANKS.match(text, position)
+        blanks = blank_run(text, position)
         if blanks:
             line += blanks.group().count("\n")
             position = blanks.end()
+        word = simple_word(text, position)  # the usual case: a plain word, no quotes or expansions
+        if word:
+            value = word.group()
+            position = word.end()
+            if value.isdigit() and position < length and text[position] in "<>":
+                position = _redirect(text, position, line, value, tokens, pending)
+            else:
+                tokens.append(Token(WORD, value, line, False, raw=value))
+            continue
         if position >= length:
             if pending:
                 raise ShellSyntaxError(f"here-document `{pending[0].delimiter}` has no end")
@@ -72,26 +87,23 @@ def tokenize(text: str) -> list[Token]:
             if pending:
                 position, line = _heredoc_bodies(text, position, line, pending)
                 pending = []
-        elif text.startswith("((", position) and _command_start(tokens):
-            close = _arithmetic_end(text, position + 2)
-            tokens.append(Token(WORD, text[position:close], line))
-            line += text.count("\n", position, close)
-            position = close
-        elif char in "<>" and text.startswith("(", position + 1):  # process substitution
-            close = matching_paren(text, position + 1) + 1
+        elif (arithmetic := text.startswith("((", position) and _command_start(tokens)) or (
+                char in "<>" and text.startswith("(", position + 1)):  # (( )) or a process substitution
+            close = _arithmetic_end(text, position + 2) if arithmetic else matching_paren(text, position + 1) + 1
             tokens.append(Token(WORD, text[position:close], line))
             line += text.count("\n", position, close)
             position = close
         elif char in "<>" or (char == "&" and text.startswith(("&>>", "&>"), position)):
             position = _redirect(text, position, line, "", tokens, pending)
         elif char in ";&|()":
-            operator = next(op for op in _OPERATORS if text.startswith(op, position))
+            operator = operator_at(text, position).group()
             tokens.append(Token(OPERATOR, operator, line))
             position += len(operator)
         else:
             start, start_line = position, line
             position, value, quoted = read_word(text, position)
-            line += text.count("\n", start, position)
+            if "\n" in value or "\\" in text[start:position]:
+                line += text.count("\n", start, position)
             if not quoted and value.isdigit() and position < length and text[position] in "<>":
                 position = _redirect(text, position, start_line, value, tokens, pending)
             else:
@@ -99,7 +111,8 @@ def tokenize(text: str) -> list[Token]:
 
 
 def _command_start(tokens: list[Token]) -> bool:
-    return not tokens or tokens[-1].kind != WORD
+    """Where `((` opens arithmetic: a command's start, or `for ((`."""
+    return not tokens or tokens[-1].kind != WORD or (tokens[-1].value == "for" and not tokens[-1].quoted)
 
 
 def _arithmetic_end(text: str, position: int) -> int:
@@ -165,6 +178,11 @@ def read_word(text: str, position: int) -> tuple[int, str, bool]:
             position = plain.end()
             continue
         char = text[position]
+        if char == "(" and _ARRAY_ASSIGNMENT.fullmatch("".join(out)) and not quoted:  # bash: a=(x y)
+            close = matching_paren(text, position)
+            out.append(text[position : close + 1])
+            position = close + 1
+            continue
         if char in _METACHARACTERS:
             break
         if char == "\\":

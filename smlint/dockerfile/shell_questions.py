@@ -69,6 +69,9 @@ class LeftRunning:
         words = " ".join(self.job.raw[len(self.job.raw) - len(command_words(self.job)):])
         if self.outcome.background:
             return "trap INT and TERM to forward them to the job's pid before `wait`, or run it with `exec`"
+        if self.outcome.pipe_last:
+            return (f"run the job alone as `exec {short(words, 40)}` (a pipeline keeps the shell; bash can "
+                    f"send the output on with `exec > >(tee log) 2>&1` first)")
         if self.outcome.no_self_exec and not self.outcome.nested:
             return f"run the job last as `exec {short(words, 40)}`"
         return f"write `exec {short(words, 40)}`"
@@ -85,8 +88,8 @@ def left_running(tree: Sequence, shell: str, c_mode: bool) -> list[LeftRunning]:
     trapped = any(c.name == "trap" and len(c.words) > 2 and c.words[1] != "-" for c in simple_commands(tree))
     found = []
     for outcome in outcomes(tree):
-        if outcome.job is None or outcome.execd:
-            continue
+        if outcome.job is None or outcome.execd or outcome.failed:
+            continue  # no job, exec'd, or an error path (`echo usage; exit 1`)
         by_bash, by_busybox = (_self_execs(outcome, kind, c_mode, trapped) for kind in (BASH, BUSYBOX))
         if (shell == BASH and by_bash) or (shell == BUSYBOX and by_busybox):
             continue

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .shell import is_assignment
 from .shell_lexer import END, NEWLINE, OPERATOR, WORD, Heredoc, ShellSyntaxError, Token, tokenize
 
 MAX_DEPTH = 64
@@ -57,6 +58,7 @@ class Sequence:
 
     items: list["AndOr"] = field(default_factory=list)
     terminators: list[str] = field(default_factory=list)
+    memo: dict = field(default_factory=dict, repr=False, compare=False)  # answers computed on this tree
 
 
 @dataclass(slots=True)
@@ -123,14 +125,15 @@ def parse(text: str) -> Sequence:
 
 class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
-        self.tokens, self.index, self.depth = tokens, 0, 0
+        self.tokens, self.index, self.depth = tokens + [tokens[-1]] * 3, 0, 0  # END padding: peek(2) never fails
 
     def peek(self, ahead: int = 0) -> Token:
-        return self.tokens[min(self.index + ahead, len(self.tokens) - 1)]
+        return self.tokens[self.index + ahead]
 
     def take(self) -> Token:
-        token = self.peek()
-        self.index += 1
+        token = self.tokens[self.index]
+        if token.kind != END:
+            self.index += 1
         return token
 
     def reserved(self, *words: str) -> bool:
@@ -198,6 +201,8 @@ class _Parser:
             node = Group(self.sequence(frozenset()), True, line=token.line)
             self.expect(")")
             return self.redirected(node)
+        if token.kind == OPERATOR and token.value in _REDIRECT_OPERATORS:
+            return self.simple()  # `>&2 echo x`: redirections may come first
         if token.kind != WORD:
             raise ShellSyntaxError(f"unexpected `{token.value.strip() or 'newline'}` on line {token.line}")
         if not token.quoted:
@@ -232,14 +237,14 @@ class _Parser:
             if token.kind == WORD:
                 self.take()
                 node.raw.append(token.raw or token.value)
-                if not node.words and _is_assignment(token.value):
+                if not node.words and is_assignment(token.value):
                     node.assignments.append(token.value)
                 else:
                     node.words.append(token.value)
                     in_test = (in_test or (node.words == ["[["] and not token.quoted)) and token.value != "]]"
             elif token.kind == OPERATOR and token.value in _REDIRECT_OPERATORS and not (in_test and token.value in "<>"):
                 node.redirects.append(self.redirect())
-            elif in_test and token.kind == OPERATOR and token.value in ("&&", "||", "(", ")", "<", ">"):
+            elif in_test and token.kind == OPERATOR and token.value in ("&&", "||", "(", ")", "<", ">", "|"):
                 node.words.append(self.take().value)
                 node.raw.append(token.value)
             else:
@@ -292,6 +297,10 @@ class _Parser:
 
     def for_header(self, keyword: Token) -> None:
         name = self.take()
+        if name.kind == WORD and name.value.startswith("((") and not name.quoted:  # for ((i = 0; ...))
+            if self.peek().kind == OPERATOR and self.peek().value == ";":
+                self.take()
+            return
         if name.kind != WORD:
             raise ShellSyntaxError(f"`{keyword.value}` on line {keyword.line} has no variable")
         self.newlines()
@@ -349,12 +358,6 @@ def _is_function(parser: _Parser) -> bool:
     following, closing = parser.peek(1), parser.peek(2)
     return (following.kind == OPERATOR and following.value == "(" and closing.kind == OPERATOR
             and closing.value == ")")
-
-
-def _is_assignment(word: str) -> bool:
-    name, sep, _ = word.partition("=")
-    name = name.removesuffix("+")
-    return bool(sep) and bool(name) and name.replace("_", "a").isalnum() and not name[0].isdigit() and name.isascii()
 
 
 def simple_commands(node) -> list[Simple]:
