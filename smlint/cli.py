@@ -122,6 +122,8 @@ def lint(paths, stdin_filename, target, build_args, context_dir, jobs, fix, diff
     from .dockerfile.lint import lint_paths
 
     policy = policy_from(options, {"build-args": _key_values(build_args, "--build-arg") or None})
+    if unsafe_fixes and not (fix or diff):
+        raise click.UsageError("--unsafe-fixes goes with --fix or --diff")
     if fix or diff:
         _fix_command(list(paths) or ["."], policy, diff, unsafe_fixes, target, stdin_filename, context_dir, fmt,
                      output)

@@ -167,3 +167,8 @@ def test_a_pipe_is_linted_not_fixed(tmp_path):
     if result.returncode != 2:
         assert b"not fixed: not a regular file" in result.stdout and b"SM101" in result.stdout
         assert result.returncode == 1
+
+
+def test_unsafe_fixes_alone_is_a_usage_error(tmp_path):
+    result = run("--unsafe-fixes", write(tmp_path / "Dockerfile", SHELL_FORM))
+    assert result.returncode == 2 and b"--unsafe-fixes goes with --fix or --diff" in result.stderr

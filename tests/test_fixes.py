@@ -222,6 +222,8 @@ def test_plain_words(text, words):
     ("python3 job.py | tee log", None), ("python3 job.py && echo done", None), ("python3 job.py &", None),
     ("trap 'rm x' EXIT; python3 job.py", None), ("python3 job.py; true", None), ("(python3 job.py)", None),
     ("{ python3 job.py; }", None), ("while true; do python3 job.py; done", None), ("python3 'unclosed", None),
+    ("! python3 job.py", None), ("time python3 job.py", None), ("command python3 job.py", None),
+    ("{ cron & }; python3 job.py", None), ("env A=1 python3 job.py", "exec env A=1 python3 job.py"),
 ])
 def test_with_exec(script, result):
     assert with_exec(script) == result

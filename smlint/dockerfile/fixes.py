@@ -82,7 +82,7 @@ def with_exec(script: str) -> str | None:
     from .shell_tree import simple_commands
 
     tree = parse_or_none(script)
-    if tree is None or not tree.items or "&" in tree.terminators:
+    if tree is None or not tree.items or _runs_in_background(tree):
         return None
     commands = simple_commands(tree)
     if any(command.name == "trap" for command in commands):
@@ -93,12 +93,23 @@ def with_exec(script: str) -> str | None:
     end = ends[0]
     if end.execd:
         return script
-    last = tree.items[-1].pipelines[-1].commands
+    last = tree.items[-1].pipelines[-1]
     job = end.job
-    if (end.after or end.pipe_last or end.nested or end.no_self_exec or end.background or last != [job]
-            or job.assignments or not job.raw or not is_program(job) or job_name(job) in _functions(tree)):
+    if (end.after or end.pipe_last or end.nested or end.no_self_exec or end.background or last.commands != [job]
+            or last.negated or job.assignments or not job.raw or job.words[0] in _NOT_BEFORE_EXEC
+            or not is_program(job) or job_name(job) in _functions(tree)):
         return None
     return _insert_exec(script, tree, next(i for i, command in enumerate(commands) if command is job))
+
+
+# Shell words that mean something else after `exec` (it would run a program of that name).
+_NOT_BEFORE_EXEC = frozenset({"time", "command", "builtin", "!"})
+
+
+def _runs_in_background(tree: Sequence) -> bool:
+    from .shell_tree import Sequence
+
+    return any(isinstance(node, Sequence) and "&" in node.terminators for node in _walk(tree))
 
 
 def _functions(tree: Sequence) -> set[str]:
