@@ -172,3 +172,11 @@ def test_a_pipe_is_linted_not_fixed(tmp_path):
 def test_unsafe_fixes_alone_is_a_usage_error(tmp_path):
     result = run("--unsafe-fixes", write(tmp_path / "Dockerfile", SHELL_FORM))
     assert result.returncode == 2 and b"--unsafe-fixes goes with --fix or --diff" in result.stderr
+
+
+def test_plain_lint_says_how_many_findings_fix_would_repair(tmp_path):
+    write(tmp_path / "Dockerfile", SHELL_FORM)
+    write(tmp_path / "b.Dockerfile", TRAPPED)
+    out = run(str(tmp_path)).stdout.decode()
+    assert "1 fixable with --fix (1 more with --unsafe-fixes); --diff shows the changes" in out
+    assert "fixable" not in run(write(tmp_path / "c.Dockerfile", PIPELINE)).stdout.decode()

@@ -145,7 +145,18 @@ def lint_paths(paths: list[str], policy: Policy, target: str | None = None, stdi
         if lines is not None:
             report.sources[display] = lines
         report.findings.extend(findings)
+    _note_fixable(report)
     return report
+
+
+def _note_fixable(report: Report) -> None:
+    """Say, after the findings, how many `--fix` would repair (as ruff does)."""
+    safe = sum(1 for f in report.findings if f.fix is not None and f.fix.safe)
+    unsafe = sum(1 for f in report.findings if f.fix is not None and not f.fix.safe)
+    if safe or unsafe:
+        more = f" ({unsafe} more with --unsafe-fixes)" if unsafe and safe else ""
+        which = f"{safe} fixable with --fix{more}" if safe else f"{unsafe} fixable with --fix --unsafe-fixes"
+        report.summary_lines.append(f"{which}; --diff shows the changes")
 
 
 # (display path, file path to read, text already read, why it can't be linted)
