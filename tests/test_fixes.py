@@ -272,3 +272,9 @@ def test_readme_fix_table_is_what_fix_does():
     for rule, before, after in rows:
         shell = rule.split("under `", 1)[1].rstrip("`") + "\n" if "SHELL" in rule else ""
         assert fixed(PY + shell + before + "\n")[0] == PY + shell + after + "\n", rule
+
+
+def test_a_fix_in_a_shared_stage_names_the_other_targets():
+    text = PY.replace("\n", " AS base\n") + "ENTRYPOINT python3 /app/job.py\nFROM base AS gpu\nENV G=1\nFROM base\n"
+    _, applied, _ = fixed(text)
+    assert applied[0].fix.safe and "the targets 'base', 'gpu' have it too" in applied[0].fix.description

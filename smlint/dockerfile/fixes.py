@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..findings import Edit, Fix
@@ -268,13 +269,25 @@ def wrapper_fix(instruction: Instruction, script: str, parsed: ParsedDockerfile)
 def entrypoint_fix(subject) -> Fix | None:
     config = subject.final.config
     trap = entrypoint_trap(config.entrypoint, subject.dockerfile.stages)
-    return command_fix(config.entrypoint, config.entrypoint_shell, subject.dockerfile.parsed, trap)
+    fix = command_fix(config.entrypoint, config.entrypoint_shell, subject.dockerfile.parsed, trap)
+    return _with_shared_note(fix, config.entrypoint, subject)
 
 
 def cmd_fix(subject) -> Fix | None:
     config = subject.final.config
     trap = cmd_trap(config.cmd, subject.dockerfile.stages)
-    return command_fix(config.cmd, config.cmd_shell, subject.dockerfile.parsed, trap)
+    return _with_shared_note(command_fix(config.cmd, config.cmd_shell, subject.dockerfile.parsed, trap), config.cmd,
+                             subject)
+
+
+def _with_shared_note(fix: Fix | None, instruction: Instruction, subject) -> Fix | None:
+    """Say so when other build targets get the same instruction: they change too."""
+    others = [stage for stage in subject.dockerfile.stages if stage is not subject.final
+              and instruction in (stage.config.entrypoint, stage.config.cmd)]
+    if fix is None or not others:
+        return fix
+    names = ", ".join(repr(stage.name) if stage.name else f"stage {stage.index + 1}" for stage in others)
+    return replace(fix, description=f"{fix.description} (the targets {names} have it too and change with it)")
 
 
 def caveat(fix: Fix | None) -> str:
