@@ -147,9 +147,13 @@ def cli(ctx):
               help="Build context: also read the scripts COPY'd from it (SM107, SM131).")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
               help="Worker processes when linting many files; 0: one per CPU, 1: none.")
+@click.option("--fix", is_flag=True, help="Apply safe fixes in place ('-': print the fixed text); report what remains.")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff, write nothing; exit 1 if any.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff: also apply fixes that change behaviour.")
 @_common_options
 @_inline_ignore_options
-def lint(paths, stdin_filename, target, build_args, context_dir, jobs, fmt, output, **options):
+def lint(paths, stdin_filename, target, build_args, context_dir, jobs, fix, diff, unsafe_fixes, fmt, output,
+         **options):
     """Lint Dockerfiles (default: those under the current directory; '-': standard input).
 
     A directory is searched for Dockerfile, Dockerfile.*, *.Dockerfile,
@@ -162,9 +166,41 @@ def lint(paths, stdin_filename, target, build_args, context_dir, jobs, fmt, outp
     stdin_inputs({"PATH": paths})
     paths = with_stdin_filename(list(paths), stdin_filename) or ["."]
     policy = policy_from(options, {"build-args": _key_values(build_args, "--build-arg") or None})
+    if unsafe_fixes and not (fix or diff):
+        raise click.UsageError("--unsafe-fixes goes with --fix or --diff")
+    if fix or diff:
+        _fix_command(paths, policy, diff, unsafe_fixes, target, stdin_filename, context_dir, fmt, output, options)
     report = lint_paths(paths, policy, target=target, stdin_filename=stdin_filename,
                         context_dir=context_dir, jobs=jobs)
     finish(report, policy, fmt, output, options)
+
+
+def _fix_command(paths, policy, diff, unsafe, target, stdin_filename, context_dir, fmt, output,
+                 options) -> None:
+    """--diff: the diff on stdout, exit 1 when there is one. --fix: files
+    rewritten, then the report of what remains (on stderr when stdout carries
+    the fixed standard input)."""
+    from .dockerfile.fix_files import fix_paths
+    from .engine import exit_code
+    from .report import render
+    from .report.text import escape
+
+    outcome = fix_paths(paths, policy, write=not diff, unsafe=unsafe, target=target,
+                        stdin_filename=stdin_filename, context_dir=context_dir)
+    report = outcome.report
+    if diff:
+        click.echo(outcome.diff, nl=False)
+        for line in [f"smlint: {escape(f.path)}: {escape(f.message)}" for f in report.input_errors] + report.summary_lines[-1:]:
+            click.echo(line, err=True)
+        code = exit_code(report.input_errors, policy.fail_on)
+        sys.exit(code or (1 if outcome.changed else 0))
+    if outcome.stdin_text is None:
+        finish(report, policy, fmt, output, options)
+    click.echo(outcome.stdin_text, nl=False)
+    if output:
+        finish(report, policy, fmt, output, options)
+    click.echo(render(report, fmt), err=True, nl=False)
+    sys.exit(exit_code(report.findings, policy.fail_on))
 
 
 @cli.command("rules", short_help="List the rules (all, or by id prefix).")

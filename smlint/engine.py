@@ -65,6 +65,7 @@ def make_finding(rule_id: str, path: str, problem: Problem, policy: Policy | Non
         pointer=problem.pointer,
         data=problem.data,
         help_uri=doc.help_uri,
+        fix=problem.fix,
     )
 
 

@@ -34,6 +34,29 @@ class Span:
 
 
 @dataclass(frozen=True)
+class Edit:
+    """Replace the text from (line, column) up to (end_line, end_column), 1-based
+    and end exclusive, columns in code points of the line without its CR/LF."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A rewrite that removes a finding. `safe`: it keeps what the image runs
+    (or does what its author evidently meant); an unsafe fix changes behaviour
+    and is only applied with --unsafe-fixes. `description` says what it does."""
+
+    description: str
+    edits: tuple[Edit, ...]
+    safe: bool = True
+
+
+@dataclass(frozen=True)
 class Problem:
     """What a check yields: where and what. The engine adds the rule's identity."""
 
@@ -47,6 +70,7 @@ class Problem:
     # A check may lower or raise its rule's default (SM104 is info for an
     # unknown base image); configuration still overrides it.
     severity: Severity | None = None
+    fix: Fix | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +84,7 @@ class Finding:
     pointer: str | None = None
     data: dict = field(default_factory=dict)
     help_uri: str = ""
+    fix: Fix | None = None
 
     @property
     def line(self) -> int:

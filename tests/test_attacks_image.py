@@ -8,7 +8,6 @@ import gzip
 import hashlib
 import json
 import os
-import resource
 import stat
 import subprocess
 import sys

@@ -34,7 +34,7 @@ CASES = [
     ("SM105", P + 'ENTRYPOINT ["sh", "-c", "cd /app && python3 job.py"]\n', True),
     ("SM105", P + 'ENTRYPOINT ["sh", "-c", "cd /app && exec python3 job.py"]\n', False),
     ("SM105", P + 'ENTRYPOINT ["bash", "-c", "python3 job.py"]\n', False),
-    ("SM105", P + 'ENTRYPOINT ["bash", "-c", "python3 a.py && python3 b.py"]\n', True),
+    ("SM105", P + 'ENTRYPOINT ["bash", "-c", "python3 a.py && python3 b.py"]\n', False),  # bash execs b.py itself
     ("SM105", P + 'ENTRYPOINT ["/bin/sh", "-ec", "python3 job.py"]\n', True),
     ("SM105", P + 'ENTRYPOINT ["sh", "-c"]\nCMD ["python3 job.py"]\n', True),
     ("SM105", P + 'ENTRYPOINT ["sh", "-c", "trap \'kill -INT $p\' INT; python3 j.py & p=$!; wait $p"]\n', False),

@@ -659,7 +659,9 @@ def sm207(tmp_path, files, entrypoint, cmd=None, **config):
 @pytest.mark.parametrize("text, fires", [
     (NO_EXEC, True),
     (b"#!/bin/sh\nexec \"$@\"\n", False),
-    (b"#!/usr/bin/env bash\nif [ -n \"$1\" ]; then\n  exec \"$@\"\nelse\n  python3 job.py\nfi\n", False),
+    (b"#!/usr/bin/env bash\nif [ -n \"$1\" ]; then\n  exec \"$@\"\nelse\n  exec python3 job.py\nfi\n", False),
+    (b"#!/usr/bin/env bash\nif [ -n \"$1\" ]; then\n  exec \"$@\"\nelse\n  python3 job.py\nfi\n", True),
+    (b"#!/bin/bash\ntrap 'kill -TERM $child' TERM\npython3 job.py\n", True),  # a trap alone hands nothing on
     (b"#!/bin/bash\ntrap 'kill -TERM $child' TERM\npython3 job.py & child=$!\nwait $child\n", False),
     (b"#!/bin/sh\nexec >/tmp/log 2>&1\npython3 job.py\n", True),
     (b"#!/usr/bin/python3\nprint(1)\n", False),
@@ -668,7 +670,9 @@ def test_sm207_entrypoint_script(tmp_path, text, fires):
     found = sm207(tmp_path, [("entrypoint.sh", text, 0o755)], ["/entrypoint.sh"])
     assert bool(found) == fires, found
     if fires:
-        assert found[0]["pointer"] == "/entrypoint.sh" and 'exec "$@"' in found[0]["message"]
+        message = found[0]["message"]
+        assert found[0]["pointer"] == "/entrypoint.sh" and "`exec python3 job.py" in message, message
+        assert "trap INT and TERM, run the job in the background and `wait`" in message
 
 
 def test_sm207_script_handed_to_a_shell_needs_no_mode_nor_shebang(tmp_path):
@@ -718,7 +722,7 @@ def test_sm207_verdicts_are_bounded_and_cached(tmp_path, cache_home, monkeypatch
     assert load_image(layout).cached_layers == 0
     view = load_image(layout)
     assert view.cached_layers == 2
-    assert view.script_verdict("/entrypoint.sh") == walker.SCRIPT_NEITHER
+    assert view.script_verdict("/entrypoint.sh").startswith(walker.SCRIPT_NEITHER + ":`python3 job.py")
     assert view.shebang("/entrypoint.sh") == b"#!/bin/sh" and view.shebang("/usr/local/bin/job") == b"#!/bin/sh"
     assert rules_of(check(layout)[1])["SM207"][0]["pointer"] == "/entrypoint.sh"
 
@@ -784,3 +788,13 @@ def test_fast_tar_headers_leave_odd_ones_to_tarfile():
         fast = FastTarInfo.frombuf(bytes(header), "utf-8", "surrogateescape")
         plain = tarfile.TarInfo.frombuf(bytes(header), "utf-8", "surrogateescape")
         assert [getattr(fast, f) for f in fields] == [getattr(plain, f) for f in fields], value
+
+
+@pytest.mark.parametrize("target, shell", [("dash", "dash"), ("bash", "bash"), ("/bin/busybox", "busybox")])
+def test_sm207_names_the_images_bin_sh(tmp_path, target, shell):
+    """`sh /start.sh`: the message says what /bin/sh is in the image (its symlink followed)."""
+    files = [("bin/dash", b"\x7fELF", 0o755), ("bin/bash", b"\x7fELF", 0o755), ("bin/busybox", b"\x7fELF", 0o755),
+             ("bin/sh", "symlink", target), ("start.sh", b"cd /\npython3 job.py\n", 0o644)]
+    [found] = sm207(tmp_path, files, ["sh", "/start.sh"])
+    assert f"(/bin/sh here is {shell})" in found["message"] and found["data"]["bin_sh"] == shell
+    assert "`python3 job.py`" in found["message"]

@@ -98,13 +98,24 @@ def readme_config() -> str:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, env, hook_repo):
     """A project repository with the smlint hook installed as its git pre-commit hook."""
+    return _project(tmp_path_factory, env, hook_repo, ["smlint", "smlint-job"])
+
+
+@pytest.fixture(scope="module")
+def fix_project(tmp_path_factory, env, hook_repo):
+    """A project repository with the smlint-fix hook installed."""
+    return _project(tmp_path_factory, env, hook_repo, ["smlint-fix"])
+
+
+def _project(tmp_path_factory, env, hook_repo, hook_ids):
     repo_path, sha = hook_repo
     project = tmp_path_factory.mktemp("project")
     git("init", "-q", cwd=project, env=env)
     # The README's snippet, only pointed at the local snapshot instead of GitHub (no network).
-    config = readme_config().replace("https://github.com/smlint/smlint", str(repo_path))
-    assert {hook["id"] for hook in yaml.safe_load(config)["repos"][0]["hooks"]} == {"smlint", "smlint-job"}
-    (project / ".pre-commit-config.yaml").write_text(config)
+    config = yaml.safe_load(readme_config().replace("https://github.com/smlint/smlint", str(repo_path)))
+    assert {hook["id"] for hook in config["repos"][0]["hooks"]} == {"smlint", "smlint-job"}
+    config["repos"][0]["hooks"] = [{"id": i} for i in hook_ids]
+    (project / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
     (project / "job.py").write_text("print('hello')\n")
     git("add", ".pre-commit-config.yaml", "job.py", cwd=project, env=env)
     git("commit", "-q", "--no-verify", "-m", "initial", cwd=project, env=env)
@@ -129,7 +140,9 @@ def commit(project, env, name, text, message):
 
 def test_hook_definitions():
     hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
-    assert set(hooks) == {"smlint", "smlint-job"}
+    assert set(hooks) == {"smlint", "smlint-fix", "smlint-job"}
+    assert hooks["smlint-fix"]["entry"] == "smlint lint --fix"
+    assert hooks["smlint-fix"]["types"] == ["dockerfile"] and hooks["smlint-fix"]["language"] == "python"
     assert hooks["smlint"]["language"] == "python"
     assert hooks["smlint"]["entry"] == "smlint lint"
     assert hooks["smlint"]["types"] == ["dockerfile"]
@@ -203,3 +216,19 @@ def test_job_hook_refuses_a_bad_request_and_accepts_a_good_one(project, env):
     # named like a request is not passed to it.
     skipped = commit(project, env, "package.json", "{}\n", "not a request")
     assert skipped.returncode == 0, skipped.stdout + skipped.stderr
+
+
+def test_fix_hook_fixes_the_file_and_fails_then_passes(fix_project, env):
+    refused = commit(fix_project, env, "Dockerfile", BAD, "bad")
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0, output
+    assert "files were modified by this hook" in output, output
+    assert (fix_project / "Dockerfile").read_text() == GOOD
+    git("add", "Dockerfile", cwd=fix_project, env=env)
+    accepted = git("commit", "-m", "fixed", cwd=fix_project, env=env, check=False)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    # What --fix cannot fix still fails the hook, and the file is left as it is.
+    unfixable = BAD.replace("/app/job.py", "/app/job.py | tee /tmp/log")
+    refused = commit(fix_project, env, "Dockerfile.train", unfixable, "pipeline")
+    assert refused.returncode != 0 and "SM101" in refused.stdout + refused.stderr
+    assert (fix_project / "Dockerfile.train").read_text() == unfixable

@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib.resources
 import io
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -194,7 +193,7 @@ def test_json_matches_its_schema_and_content():
     doc = json.loads(render(rep, "json"))
     errors = list(_json_validator().iter_errors(doc))
     assert not errors, [e.message for e in errors]
-    assert doc["schema_version"] == 1 and doc["tool"]["name"] == "smlint" and doc["command"] == "lint"
+    assert doc["schema_version"] == 2 and doc["tool"]["name"] == "smlint" and doc["command"] == "lint"
     assert doc["summary"] == {"error": 2, "warning": 1, "info": 1}
     first = doc["findings"][0]
     assert (first["rule"], first["name"], first["line"], first["column"], first["end_line"], first["end_column"]) == (

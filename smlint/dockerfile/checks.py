@@ -21,17 +21,11 @@ from .facts import (
     under,
     written_paths,
 )
-from .advice import exec_advice, runs_as, shell_pid1, short as _short
+from . import fixes
+from .advice import exec_advice, runs_as, shell_pid1
 from .model import env_pairs
 from .parser import Instruction, shell_words
-from .shell import (
-    SimpleCommand,
-    execs_a_program,
-    handles_signals,
-    parse_script,
-    program_name,
-    top_level,
-)
+from .shell import SimpleCommand, program_name
 
 registry = Registry()
 
@@ -41,10 +35,12 @@ def entrypoint_shell_form(subject: Subject) -> Iterator[Problem]:
     entrypoint = subject.final.config.entrypoint
     if entrypoint is None or entrypoint.is_exec_form or entrypoint.looks_like_json:
         return
+    fix = fixes.entrypoint_fix(subject)
     yield Problem(
         f"ENTRYPOINT is shell form, so Docker runs {runs_as(subject.final.config.entrypoint_shell, entrypoint.args)}: "
-        f"{shell_pid1(entrypoint.args, 'ENTRYPOINT')}; {exec_advice(entrypoint.args)}",
+        f"{shell_pid1(entrypoint.args, 'ENTRYPOINT')}; {exec_advice(entrypoint.args)}{fixes.caveat(fix)}",
         span_of(entrypoint),
+        fix=fix,
     )
 
 
@@ -74,6 +70,7 @@ def malformed_exec_form(subject: Subject) -> Iterator[Problem]:
                 f"{instruction.keyword} looks like exec form but {_json_defect(instruction.args)}: Docker "
                 f"silently runs the whole text through `/bin/sh -c`",
                 span_of(instruction),
+                fix=fixes.array_fix(instruction, subject.dockerfile.parsed),
             )
 
 
@@ -85,10 +82,12 @@ def cmd_shell_form_is_the_command(subject: Subject) -> Iterator[Problem]:
     cmd = config.cmd
     if cmd.is_exec_form or cmd.looks_like_json:
         return
+    fix = fixes.cmd_fix(subject)
     yield Problem(
         f"no ENTRYPOINT, and CMD is shell form: the container runs {runs_as(config.cmd_shell, cmd.args)}: "
-        f"{shell_pid1(cmd.args, 'CMD')}; {exec_advice(cmd.args)}",
+        f"{shell_pid1(cmd.args, 'CMD')}; {exec_advice(cmd.args)}{fixes.caveat(fix)}",
         span_of(cmd),
+        fix=fix,
     )
 
 
@@ -113,36 +112,43 @@ def no_command(subject: Subject) -> Iterator[Problem]:
         yield Problem("ENTRYPOINT and CMD are both empty ([]): Processing has nothing to run", where)
 
 
-def _last_pipeline(commands: list[SimpleCommand]) -> list[SimpleCommand]:
-    """The commands of the final pipeline of a top-level list."""
-    pipeline: list[SimpleCommand] = []
-    for command in commands:
-        pipeline.append(command)
-        if command.separator not in ("|", "|&"):
-            if command is not commands[-1]:
-                pipeline = []
-    return pipeline
+def _shell_named(name: str, bin_sh: str) -> str:
+    from .shell_questions import resolve_shell
+
+    return resolve_shell(name, bin_sh)
+
+
+def _not_handed_on(found, shell: str, program: str) -> str:
+    """Why the stop signal stops at the shell, for one job left running."""
+    if found.outcome.background:
+        return f"it runs {found.describe()} in the background and waits without trapping INT or TERM"
+    if found.trapped:
+        return (f"its trap runs only after the foreground {found.describe()} ends, so the signal is not "
+                f"handed on (run the job in the background and `wait`, or `exec` it)")
+    how = f"{found.describe()} is not run with `exec`"
+    if found.unless:
+        return how + f" (unless /bin/sh is {found.unless}, which exec the final command themselves)"
+    if found.self_exec_by and program == "sh":
+        return how + f" (/bin/sh is {shell} on this base, which does not exec the final command itself)"
+    return how
 
 
 @registry.check("SM105")
 def shell_wrapper_without_exec(subject: Subject) -> Iterator[Problem]:
     script = subject.pid1
-    if script is None or not script.shell_is_pid1 or script.instruction.exec_args is None:
+    if script is None or not script.shell_is_pid1 or script.instruction.exec_args is None or subject.pid1_tree is None:
         return
-    commands = top_level(subject.pid1_commands)
-    if not commands or handles_signals(commands):
-        return
-    last = commands[-1]
-    if last.words and last.words[0] == "exec":
-        return
-    single = len(commands) == 1 and not commands[0].redirects and not commands[0].assignments
-    if script.shell == "bash" and single:
-        return  # bash execs a lone simple command itself
-    yield Problem(
-        f"`{script.shell} -c` stays PID 1 because its last command is not run with `exec`: the shell "
-        f"forwards no signal to `{_short(' '.join(last.words), 40)}`; write `exec {_short(' '.join(last.words), 40)}`",
-        span_of(script.instruction),
-    )
+    from .shell_questions import left_running  # loaded only for a file with a shell script
+
+    tree = subject.pid1_tree
+    shell = _shell_named(script.shell, subject.bin_sh)
+    for found in left_running(tree, shell, c_mode=True)[:1]:
+        yield Problem(
+            f"`{script.shell} -c` stays PID 1 while the job runs and forwards no signal to it: "
+            f"{_not_handed_on(found, shell, script.shell)}; {found.fix()}",
+            span_of(script.instruction),
+            fix=fixes.wrapper_fix(script.instruction, script.text, subject.dockerfile.parsed),
+        )
 
 
 @registry.check("SM107")
@@ -150,75 +156,31 @@ def entrypoint_script_without_exec(subject: Subject) -> Iterator[Problem]:
     script = pid1_script_file(subject)
     if script is None:
         return
-    commands = parse_script(script.text)
-    if not commands or handles_signals(commands) or any(execs_a_program(c) for c in commands):
+    from .shell_questions import left_running, parse_or_none  # loaded only for a file with a shell script
+
+    tree = parse_or_none(script.text)
+    if tree is None:
         return
-    yield Problem(
-        f"{script.run_by.keyword} runs {script.path}, a {script.shell} script that never `exec`s its program "
-        f"(copied on line {script.copied_by.line}): the shell stays PID 1 and forwards neither SIGINT nor "
-        f"SIGTERM to the job; end it with `exec \"$@\"` or `exec python3 ...`",
-        span_of(script.run_by),
-        data={"script": script.path, "copied_on_line": script.copied_by.line},
-    )
-
-
-_SETUP_COMMANDS = frozenset(
-    "cd export set unset source . umask ulimit echo printf true : mkdir sleep trap alias local declare "
-    "shopt test [ ls pwd date env chmod chown cat".split()
-)
-_NO_FAIL = frozenset({"true", ":"})
-
-
-def _errexit(options: str, commands: list[SimpleCommand]) -> bool:
-    if "e" in options.split("o:")[0]:
-        return True
-    for command in commands:
-        if command.name == "set" and any(
-            (a.startswith("-") and "e" in a) or a == "errexit" for a in command.args
-        ):
-            return True
-    return False
-
-
-def _pipefail(options: str, commands: list[SimpleCommand]) -> bool:
-    return "pipefail" in options or any(c.name == "set" and "pipefail" in c.args for c in commands)
-
-
-def masking(commands: list[SimpleCommand], options: str = "") -> str | None:
-    """Why the script's exit status can't reflect its main program, or None."""
-    if not commands:
-        return None
-    last = commands[-1]
-    words = last.words
-    previous = commands[-2] if len(commands) > 1 else None
-    if words[:2] == ["exit", "0"]:
-        return "it ends with `exit 0`"
-    if previous is not None and previous.separator == "||" and words[:1] not in (["exit"], ["false"], ["return"]):
-        return f"`|| {_short(' '.join(words), 30)}` turns every failure into success"
-    if words[:1] and words[0] in _NO_FAIL and previous is not None:
-        return f"it ends with `{words[0]}`"
-    pipeline = _last_pipeline(commands)
-    if len(pipeline) > 1 and not _pipefail(options, commands):
-        return f"the status is that of `{pipeline[-1].name}`, the last command of a pipeline (no `set -o pipefail`)"
-    if _errexit(options, commands):
-        return None
-    for index, command in enumerate(commands[:-1]):
-        if command.separator in (";", "\n", "&") and command.name not in _SETUP_COMMANDS and command.words:
-            later = commands[index + 1 :]
-            return (
-                f"`{_short(' '.join(command.words), 40)}` is followed by "
-                f"`{_short(' '.join(later[-1].words), 30)}`, whose status wins"
-            )
-    return None
+    for found in left_running(tree, _shell_named(script.shell, subject.bin_sh), c_mode=False)[:1]:
+        yield Problem(
+            f"{script.run_by.keyword} runs {script.path}, a {script.shell} script (copied on line "
+            f"{script.copied_by.line}) that stays PID 1 and forwards neither SIGINT nor SIGTERM: "
+            f"{_not_handed_on(found, '', '')}; {found.fix()}, or trap INT and TERM, run the job in the "
+            f"background and `wait` for it",
+            span_of(script.run_by),
+            data={"script": script.path, "copied_on_line": script.copied_by.line},
+        )
 
 
 @registry.check("SM106")
 def exit_code_masked(subject: Subject) -> Iterator[Problem]:
     script = subject.pid1
-    if script is None:
+    if script is None or subject.pid1_tree is None:
         return
-    commands = top_level(subject.pid1_commands)
-    reason = masking(commands, script.options)
+    from .shell_questions import status_masking  # loaded only for a file with a shell script
+
+    tree = subject.pid1_tree
+    reason = status_masking(tree, script.options)
     if reason:
         yield Problem(
             f"the container's command can't fail: {reason}, so a failed job is reported as Completed",

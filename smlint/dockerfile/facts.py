@@ -60,6 +60,20 @@ class Subject:
         """The PID-1 script's commands, nested ones included; parsed once for SM105, SM106, SM133."""
         return parse_script(self.pid1.text) if self.pid1 else []
 
+    @cached_property
+    def pid1_tree(self):
+        """The PID-1 script's grammar tree (SM105, SM106); None when it does not parse."""
+        from .shell_questions import parse_or_none
+
+        return parse_or_none(self.pid1.text) if self.pid1 else None
+
+    @cached_property
+    def bin_sh(self) -> str:
+        """What /bin/sh is (dash, busybox, bash) where the base image's name tells; "" otherwise."""
+        from .shell_questions import shell_of_base
+
+        return shell_of_base(self.final.external_base)
+
 
 def span_of(instruction: Instruction) -> Span:
     return Span(instruction.line, instruction.column, instruction.end_line, instruction.end_column)

@@ -160,7 +160,18 @@ def lint_paths(paths: list[str], policy: Policy, target: str | None = None, stdi
     if targets and not report.findings:
         count = len(targets)
         report.summary_lines.append(f"no findings in {count} {'file' if count == 1 else 'files'}")
+    _note_fixable(report)
     return report
+
+
+def _note_fixable(report: Report) -> None:
+    """Say, after the findings, how many `--fix` would repair (as ruff does)."""
+    safe = sum(1 for f in report.findings if f.fix is not None and f.fix.safe)
+    unsafe = sum(1 for f in report.findings if f.fix is not None and not f.fix.safe)
+    if safe or unsafe:
+        more = f" ({unsafe} more with --unsafe-fixes)" if unsafe and safe else ""
+        which = f"{safe} fixable with --fix{more}" if safe else f"{unsafe} fixable with --fix --unsafe-fixes"
+        report.summary_lines.append(f"{which}; --diff shows the changes")
 
 
 # (display path, file path to read, text already read, why it can't be linted)
@@ -194,15 +205,16 @@ def _lint_target(display: str, path: str | None, text: str | None, problem: str 
     return findings, (text.splitlines() if findings else None)
 
 
-def _targets(paths: list[str], stdin_filename: str | None, notes: list[str]):
+def _targets(paths: list[str], stdin_filename: str | None, notes: list[str] | None = None):
     """Each file to lint, directories expanded; nothing is read yet but stdin.
-    A directory without Dockerfiles is nothing to check, not an error: a note."""
+    A directory without Dockerfiles is nothing to check, not an error: a note
+    (appended to `notes` when given)."""
     for path in paths:
         if path == "-":
             yield _read_stdin(stdin_filename or "<stdin>")
         elif os.path.isdir(path) and not is_dockerfile_name(os.path.basename(os.path.normpath(path))):
             found = find_dockerfiles(path)
-            if not found:
+            if not found and notes is not None:
                 notes.append(f"note: no Dockerfile found in {path} (names taken: {', '.join(DOCKERFILE_PATTERNS)})")
             for file_path in found:
                 yield file_path, file_path, None, None

@@ -171,7 +171,7 @@ def _add_words(tokens: list[str], pending: str | None, words: list[str],
         if pending is not None:
             redirects.append((pending, token))
             pending = None
-        elif not words and _is_assignment(token):
+        elif not words and is_assignment(token):
             assignments.append(token)
         else:
             words.append(token)
@@ -260,9 +260,11 @@ def _mark_nested(commands: list[SimpleCommand]) -> list[SimpleCommand]:
     return commands
 
 
-def _is_assignment(token: str) -> bool:
+def is_assignment(token: str) -> bool:
+    """NAME=value (or bash's NAME+=value)."""
     name, sep, _ = token.partition("=")
-    return bool(sep) and name.replace("_", "a").isalnum() and not name[0].isdigit()
+    name = name.removesuffix("+")
+    return bool(sep) and bool(name) and name.replace("_", "a").isalnum() and not name[0].isdigit() and name.isascii()
 
 
 def _double_quoted(text: str, position: int) -> tuple[int, str]:
@@ -409,8 +411,8 @@ def shell_c_script(argv: list[str]) -> tuple[str, str, int] | None:
     letters = ""
     while position < len(argv) and argv[position].startswith("-") and argv[position] != "--":
         option = argv[position]
-        if option in ("-o",) and position + 1 < len(argv):
-            letters += "o:" + argv[position + 1] + " "
+        if option.endswith("o") and not option.startswith("--") and position + 1 < len(argv):
+            letters += option[1:-1] + " o:" + argv[position + 1] + " "  # -o NAME, -euo NAME
             position += 2
             continue
         letters += option.lstrip("-")

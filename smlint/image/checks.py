@@ -233,16 +233,30 @@ def entrypoint_script_without_exec(subject: ImageSubject):
         if not shell:
             return
         how = _resolved_words(resolved)
-    if view.script_verdict(path) != SCRIPT_NEITHER:
+    verdict = view.script_verdict(path) or ""
+    if not verdict.startswith(SCRIPT_NEITHER):
         return
+    at_fault, _, fix = verdict.partition(":")[2].partition("\n")
+    bin_sh = image_bin_sh(view)
+    runs_as = f" (/bin/sh here is {bin_sh})" if shell == "sh" and bin_sh else ""
     yield Problem(
-        f"{field} runs {how}, a {shell} script that never `exec`s its program and traps neither INT nor TERM: "
-        f"the shell stays PID 1 and StopProcessingJob's SIGINT never reaches the job; end it with "
-        f"`exec \"$@\"` or `exec python3 ...`",
+        f"{field} runs {how}, a {shell} script{runs_as} that stays PID 1 while {at_fault or 'its job'} runs "
+        f"without `exec`, and that does not trap INT/TERM while waiting on the job in the background: "
+        f"StopProcessingJob's SIGINT never reaches the job; {fix or 'run the job with `exec`'}, or trap INT "
+        f"and TERM, run the job in the background and `wait` for it",
         span=_command_span(subject, field),
         pointer=path,
-        data={"script": path, "shell": shell, "field": field},
+        data={"script": path, "shell": shell, "field": field, "bin_sh": bin_sh},
     )
+
+
+def image_bin_sh(view: ImageView) -> str:
+    """What /bin/sh is in the image, its symlinks followed: dash, bash, busybox, or ""."""
+    resolved = view.resolve("/bin/sh")
+    if resolved.entry is None:
+        return ""
+    name = program_name(resolved.path)
+    return name if name in ("dash", "bash", "busybox") else ""
 
 
 @registry.check("SM206")

@@ -270,20 +270,24 @@ def shebang_shell(line: str) -> str:
 
 
 def _script_verdict(text: str, complete: bool) -> str:
-    """SCRIPT_EXECS when some command is `exec PROGRAM` (a branch counts; a bare
-    `exec >log` does not), SCRIPT_TRAPS when it traps INT or TERM, else
-    SCRIPT_NEITHER; SCRIPT_UNKNOWN for a cut text that shows neither."""
+    """SCRIPT_EXECS when every path's job is `exec`'d (or the script runs no
+    job), SCRIPT_TRAPS when it traps INT/TERM and waits on the job in the
+    background, else SCRIPT_NEITHER + ":" + the command and branch at fault
+    + newline + the fix;
+    SCRIPT_UNKNOWN for a text cut short or not parsed. No shell execs a
+    script file's last command itself, so the verdict holds for any /bin/sh."""
     if not complete:
-        text = text[: text.rfind("\n") + 1]  # a cut line could read as `exec 2`
-    if "exec" in text or "trap" in text:  # neither word: no need to parse
-        from ..dockerfile.shell import execs_a_program, handles_signals, parse_script
+        return SCRIPT_UNKNOWN
+    from ..dockerfile.shell_flow import forwards_signals
+    from ..dockerfile.shell_questions import left_running, parse_or_none
 
-        commands = parse_script(text)
-        if any(execs_a_program(c) for c in commands):
-            return SCRIPT_EXECS
-        if handles_signals(commands):
-            return SCRIPT_TRAPS
-    return SCRIPT_NEITHER if complete else SCRIPT_UNKNOWN
+    tree = parse_or_none(text)
+    if tree is None:
+        return SCRIPT_UNKNOWN
+    if forwards_signals(tree):
+        return SCRIPT_TRAPS
+    found = left_running(tree, "", c_mode=False)
+    return f"{SCRIPT_NEITHER}:{found[0].describe()}\n{found[0].fix()}" if found else SCRIPT_EXECS
 
 
 def _read(tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int) -> bytes:

@@ -6,7 +6,7 @@ import json
 from .. import __version__
 from . import Report
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def finding_dict(finding) -> dict:
@@ -24,6 +24,21 @@ def finding_dict(finding) -> dict:
         "pointer": finding.pointer,
         "help_uri": finding.help_uri,
         "data": finding.data,
+        "fix": fix_dict(finding.fix),
+    }
+
+
+def fix_dict(fix) -> dict | None:
+    """The edits that remove the finding (what `smlint lint --fix` applies)."""
+    if fix is None:
+        return None
+    return {
+        "description": fix.description,
+        "safe": fix.safe,
+        "edits": [
+            {"line": e.line, "column": e.column, "end_line": e.end_line, "end_column": e.end_column, "text": e.text}
+            for e in fix.edits
+        ],
     }
 
 

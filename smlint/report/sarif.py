@@ -80,6 +80,25 @@ def _location(finding) -> dict:
     return location
 
 
+def _fix(finding) -> dict:
+    """A SARIF fix: regions by line and column, in the run's columnKind
+    (unicodeCodePoints, as the spans are); an unsafe one says so."""
+    fix = finding.fix
+    replacements = [
+        {
+            "deletedRegion": {"startLine": e.line, "startColumn": e.column, "endLine": e.end_line,
+                              "endColumn": e.end_column},
+            "insertedContent": {"text": e.text},
+        }
+        for e in fix.edits
+    ]
+    return {
+        "description": {"text": fix.description},
+        "artifactChanges": [{"artifactLocation": _artifact(finding.path), "replacements": replacements}],
+        "properties": {"safe": fix.safe},
+    }
+
+
 def document(report: Report) -> dict:
     docs = list(catalog.load().values())
     index = {doc.id: i for i, doc in enumerate(docs)}
@@ -108,6 +127,8 @@ def document(report: Report) -> dict:
         }
         if finding.data:
             result["properties"] = finding.data
+        if finding.fix is not None:
+            result["fixes"] = [_fix(finding)]
         results.append(result)
     return {
         "$schema": SCHEMA_URI,

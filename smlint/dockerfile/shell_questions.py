@@ -1,0 +1,140 @@
+"""The questions SM105, SM106, SM107 and SM207 ask of a script, answered on
+its grammar (shell_tree.py, shell_flow.py), and which shell `/bin/sh` is."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .shell_flow import NO_FAIL, STATUS_NEUTRAL, Outcome, command_words, forwards_signals, options_of, outcomes
+from .shell_lexer import ShellSyntaxError
+from .shell_tree import Sequence, Simple, parse, simple_commands
+
+DASH, BASH, BUSYBOX = "dash", "bash", "busybox"
+# What `/bin/sh` is on a base image, where its name tells (checked on the images).
+_BASE_SHELLS = (
+    (re.compile(r"alpine|busybox"), BUSYBOX),
+    (re.compile(r"amazonlinux|\brhel|/ubi\d*|\bubi\d*[-/:]|^ubi|centos|fedora|rockylinux|almalinux|oraclelinux"), BASH),
+    (re.compile(r"debian|ubuntu|bookworm|bullseye|buster|trixie|stretch|jammy|focal|noble|bionic|xenial"), DASH),
+    # Docker's official language images and the big ML images are Debian or Ubuntu unless tagged otherwise.
+    (re.compile(r"^(docker\.io/)?(library/)?(python|node|ruby|golang|perl|php|rust|gcc|r-base|buildpack-deps|"
+                r"openjdk|eclipse-temurin|julia)(:|$)|^(pytorch/pytorch|tensorflow/tensorflow|continuumio/"
+                r"miniconda3|continuumio/anaconda3|jupyter/[\w-]+)(:|$)"), DASH),
+)
+# `sh`-compatible names and the shell they are, when it does not depend on the image.
+_NAMED_SHELLS = {"bash": BASH, "dash": DASH, "ash": BUSYBOX, "busybox": BUSYBOX}
+
+
+def shell_of_base(reference: str | None) -> str:
+    """dash, busybox or bash when the base image's name tells what `/bin/sh`
+    is (through tags such as `python:3.12-alpine`, `...-ubuntu22.04`); "" otherwise."""
+    if not reference:
+        return ""
+    name = reference.lower().rsplit("@", 1)[0]
+    for pattern, shell in _BASE_SHELLS:
+        if pattern.search(name):
+            return shell
+    return ""
+
+
+def resolve_shell(name: str, bin_sh: str) -> str:
+    """The shell that runs for `name` (sh, bash, ash, dash...): `sh` is `bin_sh` ("" unknown)."""
+    return _NAMED_SHELLS.get(name, bin_sh if name == "sh" else "")
+
+
+def parse_or_none(text: str) -> Sequence | None:
+    try:
+        return parse(text)
+    except (ShellSyntaxError, RecursionError):
+        return None
+
+
+@dataclass(frozen=True)
+class LeftRunning:
+    """A job the shell stays PID 1 over."""
+
+    outcome: Outcome
+    self_exec_by: str  # "bash or busybox", "busybox" or "": the shells that would exec the job themselves
+    unless: str  # self_exec_by, when the shell that runs is unknown
+    trapped: bool  # the script traps INT/TERM but runs the job in the foreground
+
+    @property
+    def job(self) -> Simple:
+        return self.outcome.job
+
+    def describe(self) -> str:
+        where = f" ({self.outcome.via})" if self.outcome.via else ""
+        return f"`{short(self.job.text, 50)}`{where}"
+
+    def fix(self) -> str:
+        words = " ".join(self.job.raw[len(self.job.raw) - len(command_words(self.job)):])
+        if self.outcome.background:
+            return "trap INT and TERM to forward them to the job's pid before `wait`, or run it with `exec`"
+        if self.outcome.pipe_last:
+            return (f"run the job alone as `exec {short(words, 40)}` (a pipeline keeps the shell; bash can "
+                    f"send the output on with `exec > >(tee log) 2>&1` first)")
+        if self.outcome.no_self_exec and not self.outcome.nested:
+            return f"run the job last as `exec {short(words, 40)}`"
+        return f"write `exec {short(words, 40)}`"
+
+
+def left_running(tree: Sequence, shell: str, c_mode: bool) -> list[LeftRunning]:
+    """The jobs PID 1's shell runs as a child and so does not hand the stop
+    signal to: not exec'd, not exec'd by the shell itself (bash and busybox
+    do so for the final simple command of a `-c` script; `shell` is bash,
+    busybox, dash or "" unknown), unless the script traps INT/TERM and waits
+    on the job in the background."""
+    if forwards_signals(tree):
+        return []
+    trapped = any(c.name == "trap" and len(c.words) > 2 and c.words[1] != "-" for c in simple_commands(tree))
+    found = []
+    for outcome in outcomes(tree):
+        if outcome.job is None or outcome.execd or outcome.failed:
+            continue  # no job, exec'd, or an error path (`echo usage; exit 1`)
+        by_bash, by_busybox = (_self_execs(outcome, kind, c_mode, trapped) for kind in (BASH, BUSYBOX))
+        if (shell == BASH and by_bash) or (shell == BUSYBOX and by_busybox):
+            continue
+        others = "bash or busybox" if by_bash else "busybox" if by_busybox else ""
+        found.append(LeftRunning(outcome, others, "" if shell else others, trapped and not outcome.background))
+    return found
+
+
+def _self_execs(outcome: Outcome, shell: str, c_mode: bool, trapped: bool) -> bool:
+    if not c_mode or trapped or outcome.after or outcome.no_self_exec or outcome.pipe_last:
+        return False
+    return shell == BUSYBOX or (not outcome.nested and not outcome.job.redirects)
+
+
+def status_masking(tree: Sequence, command_line: str = "") -> str | None:
+    """Why the script's final status can differ from its job's (SM106), or None."""
+    options = None
+    for outcome in outcomes(tree):
+        job = outcome.job
+        if job is None or outcome.background:
+            continue
+        if outcome.after:
+            last = outcome.after[-1]
+            if not _forces_success(last) or (outcome.after_success and not outcome.after_failure):
+                continue
+            if outcome.after_failure:
+                return f"`{short(job.text, 40)} || {short(last.text, 20)}` turns every failure into success"
+            options = options or options_of(tree, command_line)
+            if not options.errexit:
+                return f"`{short(last.text, 30)}` after `{short(job.text, 40)}` replaces its status"
+        elif outcome.pipe_last:
+            options = options or options_of(tree, command_line)
+            if not options.pipefail:
+                return (f"the status of `{short(job.text, 40)} | ...` is that of its last command, "
+                        f"`{outcome.pipe_last}` (no `set -o pipefail`)")
+    return None
+
+
+def _forces_success(command: Simple) -> bool:
+    words = command.words
+    if words[:1] == ["exit"]:
+        return words[1:] == ["0"]
+    return bool(words) and (words[0] in NO_FAIL or command.name in STATUS_NEUTRAL)
+
+
+def short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,394 @@
+"""The grammar of POSIX shell (with bash's `function`, `[[ ]]`, `(( ))`,
+`|&`, `&>`, `;&`): a script becomes a tree of lists, and-or lists,
+pipelines, simple commands and compound commands, so the rules can ask what
+runs last on each path (shell_flow.py).
+
+    script      := list
+    list        := and_or ((';' | '&' | newline) and_or)*
+    and_or      := pipeline (('&&' | '||') newline* pipeline)*
+    pipeline    := ['!'] command (('|' | '|&') newline* command)*
+    command     := simple | compound redirect* | function
+    compound    := '{' list '}' | '(' list ')' | if | case | while | until | for
+
+Recursive descent, bounded to MAX_DEPTH nested constructs; anything else is
+a ShellSyntaxError (the rules then judge nothing).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .shell import is_assignment
+from .shell_lexer import END, NEWLINE, OPERATOR, WORD, Heredoc, ShellSyntaxError, Token, tokenize
+
+MAX_DEPTH = 64
+RESERVED = frozenset("if then else elif fi case esac for select while until do done { } ! in function [[ ]]".split())
+_LIST_END = frozenset({")", ";;", ";&", ";;&"})
+_REDIRECT_OPERATORS = frozenset(("<<<", "<<-", "<<", "<>", "<&", ">>", ">&", ">|", "<", ">", "&>", "&>>"))
+
+
+@dataclass(slots=True)
+class Redirect:
+    operator: str
+    target: str
+    descriptor: str = ""
+    heredoc: Heredoc | None = None
+
+
+@dataclass(slots=True)
+class Simple:
+    words: list[str]
+    assignments: list[str] = field(default_factory=list)
+    redirects: list[Redirect] = field(default_factory=list)
+    line: int = 1
+    raw: list[str] = field(default_factory=list)  # assignments and words as written
+
+    @property
+    def name(self) -> str:
+        return self.words[0].rsplit("/", 1)[-1] if self.words else ""
+
+    @property
+    def text(self) -> str:
+        """The command as written (quotes kept), without its redirections."""
+        return " ".join(self.raw)
+
+
+@dataclass(slots=True)
+class Sequence:
+    """A list: and-or lists, each with its terminator (`;`, `&`, newline or "")."""
+
+    items: list["AndOr"] = field(default_factory=list)
+    terminators: list[str] = field(default_factory=list)
+    memo: dict = field(default_factory=dict, repr=False, compare=False)  # answers computed on this tree
+
+
+@dataclass(slots=True)
+class Pipeline:
+    commands: list  # Simple or compound nodes
+    negated: bool = False
+
+
+@dataclass(slots=True)
+class AndOr:
+    pipelines: list[Pipeline]
+    operators: list[str] = field(default_factory=list)  # "&&" or "||" between pipelines
+
+
+@dataclass(slots=True)
+class Group:
+    body: Sequence
+    subshell: bool
+    redirects: list[Redirect] = field(default_factory=list)
+    line: int = 1
+
+
+@dataclass(slots=True)
+class If:
+    branches: list[tuple[Sequence, Sequence]]  # (condition, body): the `if` and each `elif`
+    otherwise: Sequence | None
+    redirects: list[Redirect] = field(default_factory=list)
+    line: int = 1
+
+
+@dataclass(slots=True)
+class Case:
+    subject: str
+    arms: list[tuple[list[str], Sequence]]
+    redirects: list[Redirect] = field(default_factory=list)
+    line: int = 1
+
+
+@dataclass(slots=True)
+class Loop:
+    keyword: str  # while, until, for, select
+    condition: Sequence | None  # while/until
+    body: Sequence
+    redirects: list[Redirect] = field(default_factory=list)
+    line: int = 1
+
+
+@dataclass(slots=True)
+class Function:
+    name: str
+    body: object
+    line: int = 1
+
+
+def parse(text: str) -> Sequence:
+    """The tree of `text`; raises ShellSyntaxError."""
+    parser = _Parser(tokenize(text))
+    tree = parser.sequence(frozenset())
+    if parser.peek().kind != END:
+        token = parser.peek()
+        raise ShellSyntaxError(f"unexpected `{token.value}` on line {token.line}")
+    return tree
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens, self.index, self.depth = tokens + [tokens[-1]] * 3, 0, 0  # END padding: peek(2) never fails
+
+    def peek(self, ahead: int = 0) -> Token:
+        return self.tokens[self.index + ahead]
+
+    def take(self) -> Token:
+        token = self.tokens[self.index]
+        if token.kind != END:
+            self.index += 1
+        return token
+
+    def reserved(self, *words: str) -> bool:
+        token = self.peek()
+        return token.kind == WORD and not token.quoted and token.value in words
+
+    def expect(self, word: str) -> None:
+        token = self.take()
+        if token.value != word or token.kind == NEWLINE or token.quoted:
+            found = "the end" if token.kind == END else f"`{token.value.strip() or 'newline'}`"
+            raise ShellSyntaxError(f"expected `{word}` on line {token.line}, found {found}")
+
+    def newlines(self) -> None:
+        while self.peek().kind == NEWLINE:
+            self.index += 1
+
+    def sequence(self, closers: frozenset[str]) -> Sequence:
+        """A list up to one of the reserved words in `closers` (or `)`, `;;`, the end)."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise ShellSyntaxError("nested too deeply")
+        result = Sequence()
+        while True:
+            self.newlines()
+            token = self.peek()
+            if token.kind == END or (token.kind == OPERATOR and token.value in _LIST_END):
+                break
+            if token.kind == WORD and not token.quoted and token.value in closers:
+                break
+            result.items.append(self.and_or())
+            token = self.peek()
+            if token.kind == OPERATOR and token.value in (";", "&"):
+                result.terminators.append(self.take().value)
+            elif token.kind == NEWLINE:
+                result.terminators.append("\n")
+            else:
+                result.terminators.append("")
+        self.depth -= 1
+        return result
+
+    def and_or(self) -> AndOr:
+        node = AndOr([self.pipeline()])
+        while self.peek().kind == OPERATOR and self.peek().value in ("&&", "||"):
+            node.operators.append(self.take().value)
+            self.newlines()
+            node.pipelines.append(self.pipeline())
+        return node
+
+    def pipeline(self) -> Pipeline:
+        negated = False
+        while self.reserved("!"):
+            self.take()
+            negated = not negated
+        node = Pipeline([self.command()], negated)
+        while self.peek().kind == OPERATOR and self.peek().value in ("|", "|&"):
+            self.take()
+            self.newlines()
+            node.commands.append(self.command())
+        return node
+
+    def command(self):
+        token = self.peek()
+        if token.kind == OPERATOR and token.value == "(":
+            self.take()
+            node = Group(self.sequence(frozenset()), True, line=token.line)
+            self.expect(")")
+            return self.redirected(node)
+        if token.kind == OPERATOR and token.value in _REDIRECT_OPERATORS:
+            return self.simple()  # `>&2 echo x`: redirections may come first
+        if token.kind != WORD:
+            raise ShellSyntaxError(f"unexpected `{token.value.strip() or 'newline'}` on line {token.line}")
+        if not token.quoted:
+            compound = _COMPOUNDS.get(token.value)
+            if compound is not None:
+                return self.redirected(compound(self))
+            if token.value == "function" or _is_function(self):
+                return self.function()
+            if token.value in RESERVED and token.value not in ("[[", "]]"):
+                raise ShellSyntaxError(f"unexpected `{token.value}` on line {token.line}")
+        return self.simple()
+
+    def redirected(self, node):
+        while self.peek().kind == OPERATOR and self.peek().value in _REDIRECT_OPERATORS:
+            node.redirects.append(self.redirect())
+        return node
+
+    def redirect(self) -> Redirect:
+        operator = self.take()
+        if operator.heredoc is not None:
+            return Redirect(operator.value, operator.heredoc.delimiter, operator.descriptor, operator.heredoc)
+        target = self.take()
+        if target.kind != WORD:
+            raise ShellSyntaxError(f"`{operator.value}` without a target on line {operator.line}")
+        return Redirect(operator.value, target.value, operator.descriptor)
+
+    def simple(self) -> Simple:
+        node = Simple([], line=self.peek().line)
+        in_test = False  # inside [[ ]], operators are words
+        while True:
+            token = self.peek()
+            if token.kind == WORD:
+                self.take()
+                node.raw.append(token.raw or token.value)
+                if not node.words and is_assignment(token.value):
+                    node.assignments.append(token.value)
+                else:
+                    node.words.append(token.value)
+                    in_test = (in_test or (node.words == ["[["] and not token.quoted)) and token.value != "]]"
+            elif token.kind == OPERATOR and token.value in _REDIRECT_OPERATORS and not (in_test and token.value in "<>"):
+                node.redirects.append(self.redirect())
+            elif in_test and token.kind == OPERATOR and token.value in ("&&", "||", "(", ")", "<", ">", "|"):
+                node.words.append(self.take().value)
+                node.raw.append(token.value)
+            else:
+                return node
+
+    def function(self) -> Function:
+        line = self.peek().line
+        if self.reserved("function"):
+            self.take()
+        name = self.take().value
+        if self.peek().kind == OPERATOR and self.peek().value == "(":
+            self.take()
+            self.expect(")")
+        self.newlines()
+        body = self.command()
+        if isinstance(body, Simple):
+            raise ShellSyntaxError(f"function `{name}` on line {line} has no compound body")
+        return Function(name, body, line)
+
+    def if_clause(self) -> If:
+        line = self.take().line
+        branches = []
+        otherwise = None
+        while True:
+            condition = self.sequence(frozenset({"then"}))
+            self.expect("then")
+            branches.append((condition, self.sequence(frozenset({"elif", "else", "fi"}))))
+            keyword = self.take()
+            if keyword.value == "elif":
+                continue
+            if keyword.value == "else":
+                otherwise = self.sequence(frozenset({"fi"}))
+                self.expect("fi")
+            elif keyword.value != "fi":
+                raise ShellSyntaxError(f"`if` on line {line} has no `fi`")
+            return If(branches, otherwise, line=line)
+
+    def loop(self) -> Loop:
+        keyword = self.take()
+        condition = None
+        if keyword.value in ("for", "select"):
+            self.for_header(keyword)
+        else:
+            condition = self.sequence(frozenset({"do"}))
+        self.newlines()
+        self.expect("do")
+        body = self.sequence(frozenset({"done"}))
+        self.expect("done")
+        return Loop(keyword.value, condition, body, line=keyword.line)
+
+    def for_header(self, keyword: Token) -> None:
+        name = self.take()
+        if name.kind == WORD and name.value.startswith("((") and not name.quoted:  # for ((i = 0; ...))
+            if self.peek().kind == OPERATOR and self.peek().value == ";":
+                self.take()
+            return
+        if name.kind != WORD:
+            raise ShellSyntaxError(f"`{keyword.value}` on line {keyword.line} has no variable")
+        self.newlines()
+        if self.reserved("in"):
+            self.take()
+            while self.peek().kind == WORD:
+                self.take()
+        if self.peek().kind == OPERATOR and self.peek().value == ";":
+            self.take()
+
+    def case_clause(self) -> Case:
+        line = self.take().line
+        subject = self.take().value
+        self.newlines()
+        self.expect("in")
+        arms = []
+        while True:
+            self.newlines()
+            if self.reserved("esac"):
+                self.take()
+                return Case(subject, arms, line=line)
+            if self.peek().kind == OPERATOR and self.peek().value == "(":
+                self.take()
+            patterns = [self.take().value]
+            while self.peek().kind == OPERATOR and self.peek().value == "|":
+                self.take()
+                patterns.append(self.take().value)
+            self.expect(")")
+            body = self.sequence(frozenset({"esac"}))
+            arms.append((patterns, body))
+            if self.peek().kind == OPERATOR and self.peek().value in (";;", ";&", ";;&"):
+                self.take()
+            elif not self.reserved("esac"):
+                raise ShellSyntaxError(f"`case` on line {line}: expected `;;` or `esac`")
+
+    def brace_group(self) -> Group:
+        line = self.take().line
+        body = self.sequence(frozenset({"}"}))
+        self.expect("}")
+        return Group(body, False, line=line)
+
+
+_COMPOUNDS = {
+    "if": _Parser.if_clause,
+    "while": _Parser.loop,
+    "until": _Parser.loop,
+    "for": _Parser.loop,
+    "select": _Parser.loop,
+    "case": _Parser.case_clause,
+    "{": _Parser.brace_group,
+}
+
+
+def _is_function(parser: _Parser) -> bool:
+    following, closing = parser.peek(1), parser.peek(2)
+    return (following.kind == OPERATOR and following.value == "(" and closing.kind == OPERATOR
+            and closing.value == ")")
+
+
+def simple_commands(node) -> list[Simple]:
+    """Every simple command in the tree, in text order (function bodies too)."""
+    found: list[Simple] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, Simple):
+            found.append(current)
+        else:
+            stack.extend(reversed(children(current)))
+    return found
+
+
+def children(node) -> list:
+    if isinstance(node, Sequence):
+        return list(node.items)
+    if isinstance(node, AndOr):
+        return list(node.pipelines)
+    if isinstance(node, Pipeline):
+        return list(node.commands)
+    if isinstance(node, Group):
+        return [node.body]
+    if isinstance(node, If):
+        parts = [part for branch in node.branches for part in branch]
+        return parts + ([node.otherwise] if node.otherwise else [])
+    if isinstance(node, Case):
+        return [body for _, body in node.arms]
+    if isinstance(node, Loop):
+        return ([node.condition] if node.condition else []) + [node.body]
+    if isinstance(node, Function):
+        return [node.body]
+    return []
