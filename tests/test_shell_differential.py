@@ -120,17 +120,17 @@ def test_the_catalog_has_scripts_to_compare():
     assert len(CATALOG) > 50
 
 
-@pytest.mark.parametrize("name, script", CATALOG, ids=[n for n, _ in CATALOG])
+READ_BY_BOTH = [(name, script) for name, script in CATALOG if _theirs(script) is not None]
+
+
+@pytest.mark.parametrize("name, script", READ_BY_BOTH, ids=[n for n, _ in READ_BY_BOTH])
 def test_catalog_and_fixture_scripts(name, script):
-    theirs = _theirs(script)
-    if theirs is None:
-        pytest.skip("tree-sitter-bash reports a syntax error")  # counted below, never the majority
-    assert _ours(script) == theirs
+    assert _ours(script) == _theirs(script)
 
 
 def test_tree_sitter_reads_nearly_every_catalog_script():
-    unread = [name for name, script in CATALOG if _theirs(script) is None]
-    assert len(unread) <= len(CATALOG) // 10, unread
+    # what it rejects: SM102's malformed exec forms, run as shell text (`['python3', 'x']`)
+    assert len(READ_BY_BOTH) >= len(CATALOG) * 9 // 10, sorted(set(CATALOG) - set(READ_BY_BOTH))
 
 
 # --- a generated corpus ----------------------------------------------------------------
