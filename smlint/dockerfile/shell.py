@@ -34,7 +34,7 @@ _TOKEN = re.compile(
       (?P<run> (?: [^{_ODD_SPACES}\\'"$`({{<>|&;\#]++
                  | '[^'" \t{_ODD_SPACES}]*+'
                  | "(?: [^"'\\`$ \t{_ODD_SPACES}]++ | \$(?!\() )*+"
-                 | \$(?!\((?!\()) \{{? )++ )
+                 | \$(?!\((?!\()) (?!\{{[^}}]*[\s'"]) \{{? )++ )
           (?: (?P<run_operator>{_OPERATOR}) [ \t]*+ | (?P<run_end>\Z) )?
     | (?P<operator>{_OPERATOR}) [ \t]*+
     | (?P<dquote>" (?P<dquoted> (?:[^"\\`$]++ | \$(?!\())*+ ) ")  # nothing to unescape or substitute
@@ -226,6 +226,15 @@ def _special(text: str, position: int, depth: int, pieces: list[str], words: lis
         if depth < _MAX_NESTING and ("$(" in inner or "`" in inner):
             nested.extend(_substitutions(inner, depth))
         return position
+    if char == "$" and text.startswith("${", position):  # ${X:+--flag "$Y"}: one word, blanks and all
+        from .shell_lexer import ShellSyntaxError, read_dollar  # rare: loaded when first met
+
+        try:
+            end = read_dollar(text, position, pieces)
+        except ShellSyntaxError:
+            pieces.append(text[position:])
+            return length
+        return end
     if char == "$" and text.startswith("$(", position) and not text.startswith("$((", position):
         close = _matching_paren(text, position + 1)
         if depth < _MAX_NESTING:
