@@ -412,26 +412,6 @@ def shebang_shell(text: str) -> str:
     return name if name in SHELLS else ""
 
 
-def handles_signals(commands: list[SimpleCommand]) -> bool:
-    """A `trap` for INT or TERM."""
-    return any(c.name == "trap" and any(_STOP_SIGNAL.fullmatch(a) for a in c.args) for c in commands)
-
-
-_STOP_SIGNAL = re.compile(r"(SIG)?(INT|TERM|2|15)")
-# Words that may stand before a command on its line: `then exec x`, `a) exec y`.
-_LEADERS = frozenset({"then", "else", "do", "{", "!", "time"})
-
-
-def execs_a_program(command: SimpleCommand) -> bool:
-    """`exec PROGRAM ...` (in a branch too: `then exec x`); a bare `exec >log`
-    only redirects."""
-    words = command.words
-    position = 0
-    while position < len(words) and (words[position] in _LEADERS or words[position].endswith(")")):
-        position += 1
-    return words[position : position + 1] == ["exec"] and len(words) > position + 1
-
-
 def shell_c_script(argv: list[str]) -> tuple[str, str, int] | None:
     """(shell name, its option letters, index of the script) when argv is
     `sh -c SCRIPT ...` (any option cluster with c: -ec, -xc, -c)."""
