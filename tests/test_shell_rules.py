@@ -41,6 +41,9 @@ CASES = [
     ("FROM openjdk:8-alpine\nENTRYPOINT [ \"sh\", \"-c\", \"/usr/src/atd/run.sh\" ]\n", "SM105", False),
     ("FROM amazonlinux:2023\nENTRYPOINT [\"sh\",\"-c\",\"cd /app && python3 job.py\"]\n", "SM105", False),
     ("FROM base AS b\nFROM b\n", "SM105", False),
+    # /bin/sh is inferred through the stage chain
+    ("FROM alpine:3.19 AS base\nRUN true\nFROM base\nENTRYPOINT [\"sh\",\"-c\",\"cd / && python3 job.py\"]\n", "SM105", False),
+    ("FROM ubuntu:22.04 AS base\nFROM base AS app\nFROM app\nENTRYPOINT [\"sh\",\"-c\",\"cd / && python3 job.py\"]\n", "SM105", True),
     # a pipeline whose last command is the job, or a trailer after &&
     ("FROM busybox:1.36\nCMD echo 'test' | wc -\n", "SM106", False),
     (P + 'ENTRYPOINT ["sh","-c","python3 job.py && touch /tmp/done"]\n', "SM106", False),

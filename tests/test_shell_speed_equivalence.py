@@ -43,8 +43,14 @@ CASES = [
      [(['ls'], [('>>', 'log')], '&', False, [])]),
     ('echo hi >&2',
      [(['echo', 'hi'], [], '', False, [])]),
-    ('cat <<EOF\nhello\nEOF',
-     [(['cat'], [], '\n', False, []), (['hello'], [], '\n', False, []), (['EOF'], [], '', False, [])]),
+    ('cat <<EOF\nhello\nEOF',  # the body is data, not commands
+     [(['cat'], [], '\n', False, [])]),
+    ("cat <<-'X' >f\n\tcd /\n\tX\nnext",
+     [(['cat'], [('>', 'f')], '\n', False, []), (['next'], [], '', False, [])]),
+    ('x ${A:+--ref "$B"} ${C:-d e}y z',  # a ${...} with blanks or quotes in it is one word
+     [(['x', '${A:+--ref "$B"}', '${C:-d e}y', 'z'], [], '', False, [])]),
+    ('a &>/dev/null && b',  # bash's &> redirects, it does not background
+     [(['a'], [('&>', '/dev/null')], '&&', False, []), (['b'], [], '', False, [])]),
     ('echo \'a b\' "c d" e\'f\'g x"y"z',
      [(['echo', 'a b', 'c d', 'efg', 'xyz'], [], '', False, [])]),
     ('echo \'\' "" x',

@@ -183,7 +183,7 @@ def exit_code_masked(subject: Subject) -> Iterator[Problem]:
     reason = status_masking(tree, script.options)
     if reason:
         yield Problem(
-            f"the container's command can't fail: {reason}, so a failed job is reported as Completed",
+            f"the container's command can't fail, so a failed job is reported as Completed: {reason}",
             span_of(script.instruction),
         )
 

@@ -19,7 +19,7 @@ _MAX_NESTING = 16
 # tab): inside a word, not a separator. Spelled out so that one character class
 # can hold a run of words and the blanks between them (checked by the tests).
 _ODD_SPACES = "\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_OPERATOR = r"&&|\|\||;;|;|\|&|\||&|\n"
+_OPERATOR = r"&&|\|\||;;|;|\|&|\||&(?!>)|\n"  # `&>` is bash's redirection of both outputs
 # One token per match; `lastgroup` names its kind. Most of a script is words,
 # blanks and operators, so a "run" reads words and blanks up to the next
 # operator (taken with it) or special character in one step. A run holds plain
@@ -34,11 +34,11 @@ _TOKEN = re.compile(
       (?P<run> (?: [^{_ODD_SPACES}\\'"$`({{<>|&;\#]++
                  | '[^'" \t{_ODD_SPACES}]*+'
                  | "(?: [^"'\\`$ \t{_ODD_SPACES}]++ | \$(?!\() )*+"
-                 | \$(?!\((?!\()) \{{? )++ )
+                 | \$(?!\((?!\()) (?!\{{[^}}]*[\s'"]) \{{? )++ )
           (?: (?P<run_operator>{_OPERATOR}) [ \t]*+ | (?P<run_end>\Z) )?
     | (?P<operator>{_OPERATOR}) [ \t]*+
     | (?P<dquote>" (?P<dquoted> (?:[^"\\`$]++ | \$(?!\())*+ ) ")  # nothing to unescape or substitute
-    | (?P<redirect>[<>])
+    | (?P<redirect>&?[<>])
     | (?P<end>\Z)
     | (?P<other>[\s\S])
     """,
@@ -79,6 +79,8 @@ class SimpleCommand:
 
 def parse_script(text: str, depth: int = 0) -> list[SimpleCommand]:
     """Simple commands of `text`, in order."""
+    if "<<" in text and _HEREDOC.search(text):
+        text = _without_heredoc_bodies(text)
     commands: list[SimpleCommand] = []
     nested: list[SimpleCommand] = []
     # The command being read; a SimpleCommand is only built for a non-empty one.
@@ -138,6 +140,30 @@ def parse_script(text: str, depth: int = 0) -> list[SimpleCommand]:
             commands[-1].separator = separator
         if kind == "end" or kind == "run_end":
             return commands + nested
+
+
+_HEREDOC = re.compile(r"""(?<!<)<<(-?)[ \t]*(?:'([^'\n]*)'|"([^"\n]*)"|\\?([^\s;&|<>()'"]+))""")
+
+
+def _without_heredoc_bodies(text: str) -> str:
+    """The text with the bodies of here-documents inside it dropped (`cat <<EOF`
+    ... `EOF`): they are data, not commands. The line with `<<` stays."""
+    lines = text.split("\n")
+    kept: list[str] = []
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        kept.append(line)
+        index += 1
+        for match in _HEREDOC.finditer(line) if "<<" in line else ():
+            delimiter = match.group(2) or match.group(3) or match.group(4) or ""
+            while index < len(lines):
+                body_line = lines[index]
+                index += 1
+                kept.append("")  # the line stays, empty: lines and separators as they were
+                if (body_line.lstrip("\t") if match.group(1) else body_line) == delimiter:
+                    break
+    return "\n".join(kept)
 
 
 def _run_edges(run: str, finished: list[str], pieces: list[str], open_last: bool,
@@ -200,6 +226,15 @@ def _special(text: str, position: int, depth: int, pieces: list[str], words: lis
         if depth < _MAX_NESTING and ("$(" in inner or "`" in inner):
             nested.extend(_substitutions(inner, depth))
         return position
+    if char == "$" and text.startswith("${", position):  # ${X:+--flag "$Y"}: one word, blanks and all
+        from .shell_lexer import ShellSyntaxError, read_dollar  # rare: loaded when first met
+
+        try:
+            end = read_dollar(text, position, pieces)
+        except ShellSyntaxError:
+            pieces.append(text[position:])
+            return length
+        return end
     if char == "$" and text.startswith("$(", position) and not text.startswith("$((", position):
         close = _matching_paren(text, position + 1)
         if depth < _MAX_NESTING:
@@ -375,26 +410,6 @@ def shebang_shell(text: str) -> str:
         words = [w for w in words[1:] if not w.startswith("-")]
     name = program_name(words[0]) if words else ""
     return name if name in SHELLS else ""
-
-
-def handles_signals(commands: list[SimpleCommand]) -> bool:
-    """A `trap` for INT or TERM."""
-    return any(c.name == "trap" and any(_STOP_SIGNAL.fullmatch(a) for a in c.args) for c in commands)
-
-
-_STOP_SIGNAL = re.compile(r"(SIG)?(INT|TERM|2|15)")
-# Words that may stand before a command on its line: `then exec x`, `a) exec y`.
-_LEADERS = frozenset({"then", "else", "do", "{", "!", "time"})
-
-
-def execs_a_program(command: SimpleCommand) -> bool:
-    """`exec PROGRAM ...` (in a branch too: `then exec x`); a bare `exec >log`
-    only redirects."""
-    words = command.words
-    position = 0
-    while position < len(words) and (words[position] in _LEADERS or words[position].endswith(")")):
-        position += 1
-    return words[position : position + 1] == ["exec"] and len(words) > position + 1
 
 
 def shell_c_script(argv: list[str]) -> tuple[str, str, int] | None:

@@ -200,7 +200,7 @@ def read_word(text: str, position: int) -> tuple[int, str, bool]:
             position = _double_quoted(text, position + 1, out)
             quoted = True
         elif char == "$":
-            position = _dollar(text, position, out)
+            position = read_dollar(text, position, out)
             quoted = quoted or out[-1].startswith("$'")
             if out[-1].startswith("$'"):
                 out[-1] = _ansi_c(out[-1][2:-1])
@@ -222,7 +222,7 @@ def _double_quoted(text: str, position: int, out: list[str]) -> int:
                 out.append(text[position + 1])
             position += 2
         elif char == "$":
-            position = _dollar(text, position, out)
+            position = read_dollar(text, position, out)
         elif char == "`":
             close = _backquote_end(text, position + 1)
             out.append(text[position:close])
@@ -233,7 +233,7 @@ def _double_quoted(text: str, position: int, out: list[str]) -> int:
     raise ShellSyntaxError("unterminated double quote")
 
 
-def _dollar(text: str, position: int, out: list[str]) -> int:
+def read_dollar(text: str, position: int, out: list[str]) -> int:
     """`$(...)`, `$((...))`, `${...}`, `$'...'` or a plain `$`; appended as written."""
     following = text[position + 1 : position + 2]
     if following == "(":

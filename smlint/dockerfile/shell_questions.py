@@ -105,7 +105,7 @@ def _self_execs(outcome: Outcome, shell: str, c_mode: bool, trapped: bool) -> bo
 
 
 def status_masking(tree: Sequence, command_line: str = "") -> str | None:
-    """Why the script's final status can differ from its job's (SM106), or None."""
+    """Why the script's final status can differ from its job's, and the fix (SM106), or None."""
     options = None
     for outcome in outcomes(tree):
         job = outcome.job
@@ -116,15 +116,18 @@ def status_masking(tree: Sequence, command_line: str = "") -> str | None:
             if not _forces_success(last) or (outcome.after_success and not outcome.after_failure):
                 continue
             if outcome.after_failure:
-                return f"`{short(job.text, 40)} || {short(last.text, 20)}` turns every failure into success"
+                return (f"`{short(job.text, 40)} || {short(last.text, 20)}` turns every failure into success; drop "
+                        f"`|| {short(last.text, 20)}` (or end the fallback with `exit 1`)")
             options = options or options_of(tree, command_line)
             if not options.errexit:
-                return f"`{short(last.text, 30)}` after `{short(job.text, 40)}` replaces its status"
+                return (f"`{short(last.text, 30)}` after `{short(job.text, 40)}` replaces its status; run the job "
+                        f"last, add `set -e`, or keep its status (`status=$?; ...; exit $status`)")
         elif outcome.pipe_last:
             options = options or options_of(tree, command_line)
             if not options.pipefail:
                 return (f"the status of `{short(job.text, 40)} | ...` is that of its last command, "
-                        f"`{outcome.pipe_last}` (no `set -o pipefail`)")
+                        f"`{outcome.pipe_last}` (no `set -o pipefail`); add `set -o pipefail` (bash) or run the "
+                        f"job alone")
     return None
 
 
