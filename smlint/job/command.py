@@ -7,7 +7,7 @@ import os
 import shlex
 from dataclasses import dataclass
 
-from ..command_line import REQUEST_ARGUMENTS, resolve
+from ..command_line import REQUEST_ARGUMENTS, resolve, swallowed_arguments
 from ..config import Policy
 from ..engine import Finding, run_checks, unreadable
 from ..report import Report
@@ -131,8 +131,22 @@ def explain(path: str, source: ImageSource) -> Report:
         "image": facts.described,
         "image_config_known": facts.config_known,
     }
+    swallowed = swallowed_arguments(facts.entrypoint, entrypoint, arguments)
     report.summary_lines.extend(_explain_lines(resolution, facts, unknown_base))
+    if swallowed is not None:
+        report.result["lost_arguments"] = list(swallowed.lost)
+        report.summary_lines.append(_swallowed_line(swallowed))
     return report
+
+
+def _swallowed_line(swallowed) -> str:
+    """Show the shell's view: which argument lands in $0 and which reach the job."""
+    dollar0, parameters = swallowed.arguments[0], swallowed.arguments[1:]
+    reach = ("reach the script as $1..." if swallowed.script_reads_arguments
+             else "are never read: the script does not use \"$@\"")
+    shown = f"{shlex.join(parameters)} {reach}" if parameters else "no other argument"
+    return (f"warning: the ENTRYPOINT is a shell script ({swallowed.shell} -c), so {dollar0!r} becomes $0 "
+            f"and is lost; {shown}. Lost: {shlex.join(swallowed.lost)} (SM309)")
 
 
 def _explain_lines(resolution, facts: ImageFacts, unknown_base: bool) -> list[str]:

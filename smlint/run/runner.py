@@ -54,6 +54,7 @@ def run(image: str, request: dict | None, options: RunOptions, policy: Policy, s
             entrypoint=options.entrypoint, arguments=options.arguments, max_runtime=options.max_runtime,
         )
         _check_input_dirs(plan)
+        report.findings.extend(_before_start(plan, config, policy))
         if options.gpus:
             reason = nvidia_runtime(client)
             if reason:
@@ -62,6 +63,25 @@ def run(image: str, request: dict | None, options: RunOptions, policy: Policy, s
     except (PlanError, EngineError) as error:
         report.findings.append(unreadable(image, str(error)))
         return report
+
+
+def _before_start(plan: RunPlan, config: dict, policy: Policy) -> list:
+    """SM309 is told before the container starts; the job then runs anyway,
+    so the user sees the arguments go missing."""
+    from ..command_line import swallowed_arguments
+    from ..engine import make_finding
+    from ..findings import Problem
+    from ..job.checks import swallowed_message
+
+    app = plan.request.get("AppSpecification") or {}
+    swallowed = swallowed_arguments(config.get("Entrypoint"), app.get("ContainerEntrypoint"),
+                                    app.get("ContainerArguments"))
+    if swallowed is None or not policy.enabled("SM309", plan.image):
+        return []
+    finding = make_finding("SM309", plan.image, Problem(swallowed_message(f"the image {plan.image}", swallowed),
+                                                        data={"lost": list(swallowed.lost)}), policy)
+    _notice(f"{finding.severity.name.lower()} SM309: {finding.message}")
+    return [finding]
 
 
 def _check_input_dirs(plan: RunPlan) -> None:
