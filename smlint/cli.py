@@ -287,6 +287,12 @@ def _load_job(job_path):
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None,
               help="Folder for outputs without --output [default: ./smlint-run-<run id>].")
 @click.option("--keep-outputs", is_flag=True, help="Copy outputs of a Failed or Stopped job too.")
+@click.option("--instance-count", type=click.IntRange(1, 100), default=None, metavar="N",
+              help="Hosts algo-1..algo-N on an isolated job network [default: the request's InstanceCount].")
+@click.option("--late-hosts", type=click.FloatRange(min=0), default=0, metavar="SECONDS",
+              help="Peers' host names resolve only after SECONDS (the guide: retry name resolution); SM410.")
+@click.option("--max-disk", default=None, metavar="SIZE",
+              help="Stop the job when it fills more than SIZE (e.g. 20g) [default: VolumeSizeInGB per host].")
 @click.option("--read-only/--writable", "read_only", default=False, show_default=True,
               help="Read-only root filesystem (tmpfs /tmp); SageMaker's root is writable.")
 @_container_options
@@ -299,8 +305,9 @@ def _load_job(job_path):
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None, help="Configuration file.")
 @click.option("--select", multiple=True, metavar="RULE", help="Only these rules; repeatable.")
 @click.option("--ignore", multiple=True, metavar="RULE", help="Skip these rules; repeatable.")
-def run_command(image, inputs, outputs, max_runtime, run_dir, keep_outputs, read_only, job_path, env, entrypoint,
-                arguments, grace, memory, pids_limit, network, gpus, fmt, output, **options):
+def run_command(image, inputs, outputs, max_runtime, run_dir, keep_outputs, instance_count, late_hosts, max_disk,
+                read_only, job_path, env, entrypoint, arguments, grace, memory, pids_limit, network, gpus, fmt, output,
+                **options):
     """Run IMAGE as a local processing job under the Processing contract.
 
     Container output streams live (to stderr when the report is JSON, SARIF
@@ -320,7 +327,8 @@ def run_command(image, inputs, outputs, max_runtime, run_dir, keep_outputs, read
             env=parse_pairs(env, "--env"), entrypoint=_argv_option(entrypoint, "--entrypoint"),
             arguments=_argv_option(arguments, "--arguments"), max_runtime=max_runtime, grace=grace,
             limits=Limits(memory=memory, pids=pids_limit, network=network, read_only=read_only),
-            gpus=gpus, run_dir=run_dir, keep_outputs=keep_outputs,
+            gpus=gpus, run_dir=run_dir, keep_outputs=keep_outputs, instance_count=instance_count,
+            late_hosts=late_hosts, max_disk=_size_option(max_disk),
         )
     except PlanError as problem:
         error = error or str(problem)
@@ -330,7 +338,31 @@ def run_command(image, inputs, outputs, max_runtime, run_dir, keep_outputs, read
     streams = {"stdout": sys.stdout, "stderr": sys.stderr} if fmt == "text" or output else sys.stderr
     with _interruptible("run"):
         report = run(image, request, run_options, policy, stream=streams)
-    _finish_container_report(report, policy, fmt, output, report.result.get("status") == "Completed")
+    with _interrupted_exit(report):
+        _finish_container_report(report, policy, fmt, output, report.result.get("status") == "Completed")
+
+
+def _size_option(text):
+    from .run.disk import parse_size
+    from .run.plan import PlanError
+
+    try:
+        return parse_size(text) if text is not None else None
+    except ValueError as error:
+        raise PlanError(f"--max-disk: {error}") from None
+
+
+@contextlib.contextmanager
+def _interrupted_exit(report):
+    """A run stopped by the first Ctrl-C reports, then exits 130 like any interrupted command."""
+    from .run.cluster import INTERRUPTED
+
+    try:
+        yield
+    except SystemExit:
+        if report.result.get("stop_reason") == INTERRUPTED:
+            sys.exit(130)
+        raise
 
 
 @cli.command("probe")

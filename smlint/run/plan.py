@@ -16,6 +16,8 @@ PROCESSING_ROOT = "/opt/ml/processing/"
 CONFIG_DIR = "/opt/ml/config"
 OUTPUT_DIR = "/opt/ml/output"  # where the container writes `message`
 HOST_NAME = "algo-1"
+MAX_INSTANCES = 100  # ClusterConfig.InstanceCount's API maximum
+SHARDED = "ShardedByS3Key"
 DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
 # CreateProcessingJob's default when StoppingCondition is absent (1 day).
 DEFAULT_MAX_RUNTIME = 86400
@@ -30,6 +32,12 @@ class Input:
     name: str
     local_path: str  # in the container
     host_dir: str | None  # None: no local data given, an empty directory is mounted
+    distribution: str = "FullyReplicated"  # or ShardedByS3Key
+    mode: str = "File"  # Pipe is not emulated: the files are mounted as for File
+
+    @property
+    def sharded(self) -> bool:
+        return self.distribution == SHARDED
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,10 @@ class RunPlan:
     @property
     def argv(self) -> list[str]:
         return self.resolution.argv
+
+    @property
+    def hosts(self) -> list[str]:
+        return host_names(self.instance_count)
 
 
 def parse_pairs(values, what: str) -> dict[str, str]:
@@ -95,6 +107,7 @@ def build_plan(
     entrypoint: list[str] | None = None,
     arguments: list[str] | None = None,
     max_runtime: int | None = None,
+    instance_count: int | None = None,
 ) -> RunPlan:
     """The job to run. Command-line values override the request's."""
     inputs, outputs = dict(inputs or {}), dict(outputs or {})
@@ -124,14 +137,9 @@ def build_plan(
     runtime = max_runtime or stopping.get("MaxRuntimeInSeconds") or DEFAULT_MAX_RUNTIME
     if not isinstance(runtime, int) or runtime < 1:
         raise PlanError(f"MaxRuntimeInSeconds must be a positive integer, not {runtime!r}")
-    cluster = (request.get("ProcessingResources") or {}).get("ClusterConfig") or {}
-    count = cluster.get("InstanceCount") or 1
-    notes = []
-    if isinstance(count, int) and count > 1:
-        notes.append(
-            f"InstanceCount is {count}: only {HOST_NAME} was run (multi-host runs are not emulated); "
-            f"resourceconfig.json still lists all {count} hosts"
-        )
+    count = _instance_count(request, instance_count)
+    notes = [f"input {item.name!r} uses Pipe mode, which is not emulated: its files are mounted as in File mode"
+             for item in plan_inputs if item.mode == "Pipe"]
     return RunPlan(
         image=image,
         request=request,
@@ -140,9 +148,38 @@ def build_plan(
         environment=environment,
         resolution=resolution,
         max_runtime=runtime,
-        instance_count=count if isinstance(count, int) and count >= 1 else 1,
+        instance_count=count,
         notes=notes,
     )
+
+
+def _instance_count(request: dict, given: int | None) -> int:
+    """--instance-count, else the request's InstanceCount (1..100); the
+    config file then shows the count that runs."""
+    cluster = request.setdefault("ProcessingResources", {}).setdefault("ClusterConfig", {})
+    count = given if given is not None else cluster.get("InstanceCount", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_INSTANCES:
+        raise PlanError(f"InstanceCount must be an integer from 1 to {MAX_INSTANCES}, not {count!r}")
+    cluster["InstanceCount"] = count
+    return count
+
+
+def host_names(count: int) -> list[str]:
+    return [f"algo-{i}" for i in range(1, count + 1)]
+
+
+def shard(keys: list[str], count: int) -> list[list[str]]:
+    """ShardedByS3Key, emulated: keys in sorted order, cut into `count`
+    contiguous runs whose sizes differ by at most one; each key goes to
+    exactly one host (the service's own split is unverified)."""
+    ordered = sorted(keys)
+    size, extra = divmod(len(ordered), count)
+    shards, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        shards.append(ordered[start:end])
+        start = end
+    return shards
 
 
 def _request_from_options(image: str, inputs: dict[str, str], outputs: dict[str, str]) -> dict:
@@ -196,7 +233,9 @@ def _plan_inputs(request: dict, given: dict[str, str]) -> list[Input]:
             continue  # AppManaged inputs without a LocalPath: nothing to mount
         if not _under_processing(path):
             raise PlanError(f"input {name!r}: LocalPath {path!r} is not below {PROCESSING_ROOT} (SM302)")
-        planned.append(Input(name, path.rstrip("/"), given.get(name)))
+        s3 = item.get("S3Input") if isinstance(item.get("S3Input"), dict) else {}
+        planned.append(Input(name, path.rstrip("/"), given.get(name),
+                             s3.get("S3DataDistributionType") or "FullyReplicated", s3.get("S3InputMode") or "File"))
         seen.add(name)
     unknown = sorted(set(given) - seen)
     if unknown:
@@ -230,6 +269,8 @@ def processing_job_config(request: dict) -> dict:
     absent AppSpecification fields, KmsKeyId and VolumeKmsKeyId, and every
     S3Input given `"S3DownloadMode": "StartOfJob"` (contract section 3)."""
     config = copy.deepcopy(request)
+    name = config.get("ProcessingJobName") or "smlint-local"
+    config.setdefault("ProcessingJobArn", f"arn:aws:sagemaker:us-east-1:000000000000:processing-job/{name}".lower())
     app = config.setdefault("AppSpecification", {})
     for key in _APP_FIELDS:
         app.setdefault(key, None)
@@ -243,6 +284,6 @@ def processing_job_config(request: dict) -> dict:
     return config
 
 
-def resource_config(instance_count: int = 1) -> dict:
-    """`/opt/ml/config/resourceconfig.json`."""
-    return {"current_host": HOST_NAME, "hosts": [f"algo-{i}" for i in range(1, instance_count + 1)]}
+def resource_config(instance_count: int = 1, current_host: str = HOST_NAME) -> dict:
+    """`/opt/ml/config/resourceconfig.json` as host `current_host` sees it."""
+    return {"current_host": current_host, "hosts": host_names(instance_count)}

@@ -1,30 +1,33 @@
-"""`smlint run`: one local processing job under the Processing contract.
+"""`smlint run`: a local processing job under the Processing contract.
 
-The host side of contract section 3: config files, read-only inputs, fresh
-output directories, `/opt/ml/output`, hostname `algo-1`, the request's
-Environment, the four-case command, MaxRuntimeInSeconds (stop signal, grace,
-SIGKILL). Facts go into a `RunOutcome`; `checks.py` judges them.
+The host side of contract sections 3 and 7: config files, read-only inputs,
+root-owned output volumes, `/opt/ml/output`, hostnames `algo-1`..`algo-N` on
+an isolated job network, the request's Environment, the four-case command,
+MaxRuntimeInSeconds (stop signal, grace, SIGKILL). Facts go into a
+`RunOutcome`; `checks.py` judges them.
 """
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..config import Policy
 from ..engine import run_checks, unreadable
 from ..report import Report
 from . import checks
+from .cluster import HostRun, Supervisor, Waiter, stop_container  # noqa: F401 - probe uses Waiter
+from .collect import host_outcome, job_outcome, read_outputs
+from .disk import DiskWatch, default_bound, parse_size
+from .hosts import (build_shards, check_network_choice, create_networks, network_options, prepare_host,
+                    remove_run_resources)
 from .plan import CONFIG_DIR, OUTPUT_DIR, PlanError, RunPlan, build_plan, processing_job_config, resource_config
 from .sandbox import EngineError, Limits, Session, connect, gpu_request, image_config, nvidia_runtime
-
-STOP_SIGNAL = "SIGINT"  # what Processing sends (contract section 1)
-MESSAGE_READ_LIMIT = 1 << 20
+from .summary import RunFacts, summarise as _summarise
 
 
 @dataclass
@@ -40,6 +43,9 @@ class RunOptions:
     gpus: bool = False
     run_dir: str | None = None  # where outputs without --output go
     keep_outputs: bool = False  # copy outputs of a Failed/Stopped job too
+    instance_count: int | None = None  # default: the request's InstanceCount
+    late_hosts: float = 0  # seconds before peers' host names resolve
+    max_disk: int | None = None  # bytes; default: VolumeSizeInGB per instance
 
 
 def run(image: str, request: dict | None, options: RunOptions, policy: Policy, stream=None, client=None) -> Report:
@@ -52,6 +58,7 @@ def run(image: str, request: dict | None, options: RunOptions, policy: Policy, s
             image, request, config.get("Entrypoint"), config.get("Cmd"),
             inputs=options.inputs, outputs=options.outputs, env=options.env,
             entrypoint=options.entrypoint, arguments=options.arguments, max_runtime=options.max_runtime,
+            instance_count=options.instance_count,
         )
         _check_input_dirs(plan)
         report.findings.extend(_before_start(plan, config, policy))
@@ -176,94 +183,140 @@ def _write(target, chunk: bytes) -> None:
         pass
 
 
-class Waiter:
-    """container.wait() in a thread, so the main thread stays interruptible."""
+class _Prefixer:
+    """Puts `algo-K | ` at the start of every line, as docker compose prints them."""
 
-    def __init__(self, container) -> None:
-        self.done = threading.Event()
-        self.exit_code: int | None = None
-        self.finished_at: float | None = None  # time.monotonic() when the exit was seen
-        threading.Thread(target=self._wait, args=(container,), daemon=True).start()
+    def __init__(self, prefix: str) -> None:
+        self._prefix = prefix.encode()
+        self._at_line_start = True
+        self._lock = threading.Lock()
 
-    def _wait(self, container) -> None:
-        while not self.done.is_set():
-            try:
-                result = container.wait(timeout=60)
-                self.exit_code = result.get("StatusCode")
-                self.finished_at = time.monotonic()
-                self.done.set()
-            except Exception as error:
-                if type(error).__name__ == "NotFound":
-                    self.done.set()
-                    return
-                # a read timeout on a long job: wait again
-
-    def wait(self, seconds: float) -> bool:
-        return self.done.wait(max(seconds, 0))
+    def apply(self, chunk: bytes) -> bytes:
+        with self._lock:
+            lines = chunk.split(b"\n")
+            first = (self._prefix if self._at_line_start and lines[0] else b"") + lines[0]
+            rest = [self._prefix + line if line else line for line in lines[1:]]
+            self._at_line_start = chunk.endswith(b"\n")
+            return b"\n".join([first, *rest])
 
 
-def stop_container(container, waiter: Waiter, grace: float) -> None:
-    """The contract's stop: SIGINT, the grace period, then SIGKILL."""
-    try:
-        container.kill(signal=STOP_SIGNAL)
-    except Exception:
+class _PrefixedSide:
+    def __init__(self, prefixer: _Prefixer, target) -> None:
+        self.prefixer, self.target = prefixer, target
+        self.buffer = self
+
+    def write(self, chunk) -> None:
+        _write(self.target, self.prefixer.apply(chunk if isinstance(chunk, bytes) else chunk.encode()))
+
+    def flush(self) -> None:
         pass
-    if not waiter.wait(grace):
-        try:
-            container.kill(signal="SIGKILL")
-        except Exception:
-            pass
-        waiter.wait(10)
+
+
+def prefixed(stream, prefix: str) -> dict:
+    """LogPump's stream map for one host of several: both sides prefixed."""
+    targets = stream if isinstance(stream, dict) else {"stdout": stream, "stderr": stream}
+    prefixer = _Prefixer(prefix)
+    return {which: _PrefixedSide(prefixer, target) for which, target in targets.items()}
 
 
 def _run_plan(client, plan: RunPlan, options: RunOptions, policy: Policy, stream, report: Report) -> Report:
     grace = options.grace if options.grace is not None else policy.grace_period
+    check_network_choice(plan, options.limits.network)
+    _warn_memory(plan, options)
+    bound = options.max_disk if options.max_disk is not None else default_bound(plan.request, plan.instance_count)
     with Session(client) as session:
-        volumes, output_dirs, message_dir = prepare_mounts(session, plan)
-        extra = {"device_requests": gpu_request()} if options.gpus else {}
-        container = session.create(
-            plan.image, "job", options.limits,
-            entrypoint=plan.argv, hostname="algo-1", environment=plan.environment, volumes=volumes, **extra,
-        )
-        _notice(f"run {session.run_id}: container {container.name}: {_quote(plan.argv)}")
-        started = time.monotonic()
         try:
-            container.start()
-        except Exception as error:
-            raise EngineError(f"cannot start the container: {getattr(error, 'explanation', None) or error}") from None
-        pump = LogPump(container, stream)
-        waiter = Waiter(container)
-        stopped = not waiter.wait(plan.max_runtime)
-        if stopped:
-            _notice(f"run {session.run_id}: MaxRuntimeInSeconds ({plan.max_runtime}) reached: "
-                    f"{STOP_SIGNAL}, {grace:g} s grace, then SIGKILL")
-            stop_container(container, waiter, grace)
-        duration = time.monotonic() - started
-        pump.finish()
-        log_tail = _log_tail(container)
-        outcome = checks.RunOutcome(
-            exit_code=waiter.exit_code,
-            stopped=stopped,
-            message=_read_message(message_dir),
-            outputs=[_measure(item.name, item.local_path, output_dirs[item.name]) for item in plan.outputs],
-            changes=_changes(container),
-            declared=[item.local_path for item in plan.inputs] + [item.local_path for item in plan.outputs],
-            log_tail=log_tail,
-        )
-        status = checks.status(outcome)
-        destinations = _deliver(plan, outcome, status, options, session.run_id)
-        report.findings.extend(run_checks(checks.RUN_CHECKS, outcome, plan.image, policy))
-        _summarise(report, plan, outcome, status, duration, destinations, session.run_id, grace)
-        return report
+            return _run_hosts(client, session, plan, options, policy, stream, report, grace, bound)
+        finally:
+            session.cleanup()  # containers first: they hold the volumes and networks
+            remove_run_resources(client, session.run_id)
 
 
-def _log_tail(container) -> list[str]:
-    """The last lines of stdout and stderr together, in the order written."""
+def _run_hosts(client, session, plan: RunPlan, options: RunOptions, policy: Policy, stream, report: Report,
+               grace: float, bound: int) -> Report:
+    shards = build_shards(session.temp_dir, plan)
+    multi = plan.instance_count > 1
+    late = options.late_hosts if multi else 0
+    networks = create_networks(client, session, late=bool(late)) if multi else []
+    setups, created = [], []
+    for position, name in enumerate(plan.hosts):
+        setup = prepare_host(client, session, plan, position, shards)
+        extra = {"device_requests": gpu_request()} if options.gpus else {}
+        limits = options.limits
+        if multi:
+            extra.update(network_options(client, networks[0], None if late else name))
+            limits = replace(limits, network=networks[0])
+        created.append(session.create(plan.image, name, limits, entrypoint=plan.argv, hostname=name,
+                                      environment=plan.environment, volumes=setup.binds, **extra))
+        setups.append(setup)
+    _notice(f"run {session.run_id}: {_hosts_phrase(plan)}: {_quote(plan.argv)}")
+    volumes = [v for s in setups for v in [s.message_volume, *s.output_volumes.values()]]
+    disk = DiskWatch(client, bound, volumes, created).start()
+    changed = threading.Event()
+    hosts = [_start(container, name, changed, stream, multi) for name, container in zip(plan.hosts, created)]
+    publish = (late, lambda: _publish_names(client, networks[1], hosts)) if late else None
+    supervision = Supervisor(hosts, changed, grace, plan.max_runtime, disk, publish, _notice).run()
+    disk.stop()
+    duration = time.monotonic() - supervision.started
+    for host in hosts:
+        host.pump.finish()
+    outcomes = [host_outcome(host, supervision) for host in hosts]
+    config_user = (image_config(client, plan.image) or {}).get("User") or None
+    outcome = job_outcome(plan, outcomes, supervision, config_user, late)
+    status = checks.status(outcome)
+    targets = _targets(plan, status, options, session.run_id)
+    outcome.outputs, how = read_outputs(client, plan, hosts, [s.output_volumes for s in setups], targets, bound)
+    report.findings.extend(run_checks(checks.RUN_CHECKS, outcome, plan.image, policy))
+    facts = RunFacts(session.run_id, status, duration, grace, how, shards, disk, bound, supervision)
+    _summarise(report, plan, outcome, facts)
+    return report
+
+
+def _start(container, name: str, changed: threading.Event, stream, multi: bool) -> HostRun:
     try:
-        raw = container.logs(stdout=True, stderr=True, tail=checks.LOG_TAIL_LINES)
-    except Exception:
-        return []
-    return [line.rstrip("\r") for line in raw.decode("utf-8", "replace").splitlines() if line.strip()]
+        container.start()
+    except Exception as error:
+        raise EngineError(f"cannot start {name}: {getattr(error, 'explanation', None) or error}") from None
+    pump = LogPump(container, prefixed(stream, f"{name} | ") if multi else stream)
+    return HostRun(name, container, Waiter(container, changed), pump)
+
+
+def _publish_names(client, network: str, hosts: list[HostRun]) -> None:
+    """--late-hosts: the `algo-K` names appear only now, on the names network."""
+    joined = client.networks.get(network)
+    for host in hosts:
+        try:
+            joined.connect(host.container, aliases=[host.name])
+        except Exception:
+            pass  # the host already exited
+    _notice(f"host names {', '.join(h.name for h in hosts)} now resolve (--late-hosts)")
+
+
+def _hosts_phrase(plan: RunPlan) -> str:
+    if plan.instance_count == 1:
+        return "host algo-1"
+    return f"{plan.instance_count} hosts algo-1..algo-{plan.instance_count} on an isolated job network"
+
+
+def _warn_memory(plan: RunPlan, options: RunOptions) -> None:
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        each = parse_size(options.limits.memory)
+    except (ValueError, OSError, AttributeError):
+        return
+    if plan.instance_count * each > total:
+        _notice(f"warning: {plan.instance_count} hosts x --memory {options.limits.memory} = "
+                f"{plan.instance_count * each / (1 << 30):.1f} GiB, more than this machine's "
+                f"{total / (1 << 30):.1f} GiB: hosts may be killed for memory")
+
+
+def _targets(plan: RunPlan, status: str, options: RunOptions, run_id: str) -> dict[str, str | None]:
+    """Where each output goes: only for a Completed job unless --keep-outputs."""
+    if status != "Completed" and not options.keep_outputs:
+        return {item.name: None for item in plan.outputs}
+    return {item.name: os.path.abspath(item.destination or os.path.join(options.run_dir or f"smlint-run-{run_id}",
+                                                                        item.name))
+            for item in plan.outputs}
 
 
 def _notice(text: str) -> None:
@@ -274,106 +327,3 @@ def _quote(argv: list[str]) -> str:
     import shlex
 
     return " ".join(shlex.quote(arg) for arg in argv)
-
-
-def _read_message(message_dir: str) -> bytes | None:
-    path = os.path.join(message_dir, "message")
-    if not os.path.isfile(path) or os.path.islink(path):
-        return None
-    with open(path, "rb") as handle:
-        return handle.read(MESSAGE_READ_LIMIT)
-
-
-def _measure(name: str, local_path: str, host_dir: str) -> checks.OutputResult:
-    result = checks.OutputResult(name, local_path, host_dir)
-    for directory, dirs, files in os.walk(host_dir):
-        for entry in dirs + files:
-            path = os.path.join(directory, entry)
-            relative = os.path.relpath(path, host_dir)
-            if os.path.islink(path):
-                result.symlinks.append(relative)
-            elif entry in files and os.path.isfile(path):
-                result.files += 1
-                result.bytes += os.path.getsize(path)
-    result.symlinks.sort()
-    return result
-
-
-def _changes(container) -> list[str]:
-    try:
-        return sorted(change["Path"] for change in container.diff() or [] if change.get("Kind") in (0, 1))
-    except Exception:
-        return []
-
-
-def _deliver(plan: RunPlan, outcome: checks.RunOutcome, status: str, options: RunOptions, run_id: str) -> dict[str, str | None]:
-    """Copy outputs out of the temp dir as the upload would: regular files only
-    (symlinks are not uploaded), and only for a Completed job unless asked."""
-    destinations: dict[str, str | None] = {}
-    for item, result in zip(plan.outputs, outcome.outputs):
-        if status != "Completed" and not options.keep_outputs:
-            destinations[item.name] = None
-            continue
-        target = item.destination or os.path.join(options.run_dir or f"smlint-run-{run_id}", item.name)
-        _copy_regular_files(result.host_dir, target)
-        destinations[item.name] = os.path.abspath(target)
-    return destinations
-
-
-def _copy_regular_files(source: str, target: str) -> None:
-    os.makedirs(target, exist_ok=True)
-    for directory, dirs, files in os.walk(source):
-        relative = os.path.relpath(directory, source)
-        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(directory, d))]
-        for entry in dirs:
-            os.makedirs(os.path.join(target, relative, entry), exist_ok=True)
-        for entry in files:
-            path = os.path.join(directory, entry)
-            if os.path.isfile(path) and not os.path.islink(path):
-                shutil.copy2(path, os.path.join(target, relative, entry))
-
-
-def _summarise(report: Report, plan: RunPlan, outcome: checks.RunOutcome, status: str, duration: float,
-               destinations: dict, run_id: str, grace: float) -> None:
-    message = checks.exit_message(outcome.message)
-    outputs = []
-    for item, result in zip(plan.outputs, outcome.outputs):
-        outputs.append({
-            "name": item.name, "local_path": item.local_path, "files": result.files, "bytes": result.bytes,
-            "symlinks": result.symlinks, "copied_to": destinations.get(item.name),
-        })
-    report.result = {
-        "run_id": run_id,
-        "image": plan.image,
-        "status": status,
-        "exit_code": outcome.exit_code,
-        "duration_seconds": round(duration, 3),
-        "stopped_after_max_runtime": outcome.stopped,
-        "max_runtime_seconds": plan.max_runtime,
-        "grace_seconds": grace,
-        "exit_message": message,
-        "exit_message_bytes": len(outcome.message) if outcome.message is not None else None,
-        "exit_message_valid_utf8": checks.message_is_utf8(outcome.message),
-        "argv": plan.argv,
-        "command_case": plan.resolution.case,
-        "hostname": "algo-1",
-        "inputs": [{"name": i.name, "local_path": i.local_path, "host_dir": i.host_dir} for i in plan.inputs],
-        "outputs": outputs,
-        "notes": plan.notes,
-    }
-    lines = [f"run {run_id}: {plan.image}", f"  command:      {_quote(plan.argv)}  ({plan.resolution.case})"]
-    code = f"exit code {outcome.exit_code}" if outcome.exit_code is not None else "no exit code"
-    why = f", MaxRuntimeInSeconds {plan.max_runtime} reached" if outcome.stopped else ""
-    lines.append(f"  status:       {status} ({code}{why}) in {duration:.1f} s")
-    if message is not None:
-        shown = message if len(message) <= 200 else message[:200] + "..."
-        lines.append(f"  ExitMessage:  {json.dumps(shown, ensure_ascii=False)}")
-    for item in outputs:
-        where = f"copied to {item['copied_to']}" if item["copied_to"] else f"not copied (job {status}; --keep-outputs copies it)"
-        files = f"{item['files']} file{'' if item['files'] == 1 else 's'}"
-        lines.append(f"  output {item['name']}: {files}, {item['bytes']} bytes, {where}")
-    for item in plan.inputs:
-        source = item.host_dir or "no --input given: empty directory"
-        lines.append(f"  input {item.name}: {source} -> {item.local_path} (read-only)")
-    lines.extend(f"  note: {note}" for note in plan.notes)
-    report.summary_lines = lines
