@@ -54,11 +54,6 @@ class Waiter:
         return self.done.wait(max(seconds, 0))
 
 
-def stop_container(container, waiter: Waiter, grace: float) -> None:
-    """The contract's stop: SIGINT, the grace period, then SIGKILL."""
-    stop_all([(container, waiter)], grace)
-
-
 def _kill(container, signal: str) -> None:
     try:
         container.kill(signal=signal)

@@ -177,17 +177,3 @@ def check_network_choice(plan: RunPlan, network: str) -> None:
         raise PlanError(f"--network {network} with {plan.instance_count} instances: the hosts share only the "
                         "job's own isolated network; leave --network at none")
 
-
-def remove_run_resources(client, run_id: str) -> None:
-    """Networks and volumes of the run (after its containers are gone)."""
-    selector = {"label": f"{LABEL}={run_id}"}
-    for collection, options in ((client.networks, {}), (client.volumes, {"force": True})):
-        try:
-            found = collection.list(filters=selector)
-        except Exception:
-            continue
-        for item in found:
-            try:
-                item.remove(**options)
-            except Exception:
-                pass  # still in use, or gone: the watchdog and the next smlint's reaping retry

@@ -110,6 +110,10 @@ def build_plan(
     instance_count: int | None = None,
 ) -> RunPlan:
     """The job to run. Command-line values override the request's."""
+    if request:
+        from .request import check_request  # refuses a request of the wrong shape (SM001)
+
+        check_request(request, "the request")
     inputs, outputs = dict(inputs or {}), dict(outputs or {})
     request = copy.deepcopy(request) if request else _request_from_options(image, inputs, outputs)
     app = request.get("AppSpecification") or {}

@@ -18,7 +18,8 @@ from ..engine import run_checks, unreadable
 from ..report import Report
 from . import checks, procfs
 from .plan import PlanError, build_plan
-from .runner import LogPump, prepare_mounts, Waiter
+from .relay import LogPump
+from .runner import Waiter, prepare_mounts
 from .sandbox import EngineError, Limits, Session, connect, gpu_request, image_config, nvidia_runtime
 
 POLL = 0.05
@@ -78,10 +79,10 @@ def _probe(client, plan, options: ProbeOptions, policy: Policy):
                       init=options.init or None)
         containers = {name: session.create(plan.image, name.lower(), options.limits, **common)
                       for name in ("SIGINT", "SIGTERM")}
+        pumps = {name: LogPump(c, _Discard()) for name, c in containers.items()}  # attached before the start
         for container in containers.values():
             _start(container)
         started = time.monotonic()
-        pumps = {name: LogPump(c, _Discard()) for name, c in containers.items()}
         waiters = {name: Waiter(c) for name, c in containers.items()}
         try:
             readings = {name: _settle(c, waiters[name], started) for name, c in containers.items()}

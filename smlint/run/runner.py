@@ -13,19 +13,18 @@ import os
 import sys
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field, replace
 
 from ..config import Policy
 from ..engine import run_checks, unreadable
 from ..report import Report
 from . import checks
-from .cluster import HostRun, Supervisor, Waiter, stop_container  # noqa: F401 - probe uses Waiter
+from .cluster import HostRun, Supervisor, Waiter
 from .collect import host_outcome, job_outcome, read_outputs
 from .disk import DiskWatch, default_bound, parse_size
-from .hosts import (build_shards, check_network_choice, create_networks, network_options, prepare_host,
-                    remove_run_resources)
+from .hosts import build_shards, check_network_choice, create_networks, network_options, prepare_host
 from .plan import CONFIG_DIR, OUTPUT_DIR, PlanError, RunPlan, build_plan, processing_job_config, resource_config
+from .relay import LogPump, _write, report_relay
 from .sandbox import EngineError, Limits, Session, connect, gpu_request, image_config, nvidia_runtime
 from .summary import RunFacts, summarise as _summarise
 
@@ -133,56 +132,6 @@ def prepare_mounts(session: Session, plan: RunPlan) -> tuple[dict, dict[str, str
     return volumes, output_dirs, message_dir
 
 
-class LogPump:
-    """Streams the container's output live and keeps the last lines."""
-
-    def __init__(self, container, stream, tail: int = 50) -> None:
-        self.lines: deque[str] = deque(maxlen=tail)
-        self._lock = threading.Lock()
-        self._partial = {"stdout": b"", "stderr": b""}
-        self.threads = [
-            threading.Thread(target=self._pump, args=(container, which, stream), daemon=True)
-            for which in ("stdout", "stderr")
-        ]
-        for thread in self.threads:
-            thread.start()
-
-    def _pump(self, container, which: str, stream) -> None:
-        target = stream[which] if isinstance(stream, dict) else stream
-        try:
-            for chunk in container.logs(stdout=which == "stdout", stderr=which == "stderr", stream=True, follow=True):
-                _write(target, chunk)
-                self._remember(which, chunk)
-        except Exception:
-            pass  # the container went away: nothing more to stream
-        self._remember(which, b"\n")
-
-    def _remember(self, which: str, chunk: bytes) -> None:
-        with self._lock:
-            data = self._partial[which] + chunk
-            *complete, self._partial[which] = data.split(b"\n")
-            self.lines.extend(line.decode("utf-8", "replace").rstrip("\r") for line in complete if line.strip())
-
-    def finish(self, timeout: float = 5.0) -> list[str]:
-        for thread in self.threads:
-            thread.join(timeout)
-        with self._lock:
-            return list(self.lines)
-
-
-def _write(target, chunk: bytes) -> None:
-    try:
-        buffer = getattr(target, "buffer", None)
-        if buffer is not None:
-            buffer.write(chunk)
-            buffer.flush()
-        else:
-            target.write(chunk.decode("utf-8", "replace"))
-            target.flush()
-    except (OSError, ValueError):
-        pass
-
-
 class _Prefixer:
     """Puts `algo-K | ` at the start of every line, as docker compose prints them."""
 
@@ -225,11 +174,7 @@ def _run_plan(client, plan: RunPlan, options: RunOptions, policy: Policy, stream
     _warn_memory(plan, options)
     bound = options.max_disk if options.max_disk is not None else default_bound(plan.request, plan.instance_count)
     with Session(client) as session:
-        try:
-            return _run_hosts(client, session, plan, options, policy, stream, report, grace, bound)
-        finally:
-            session.cleanup()  # containers first: they hold the volumes and networks
-            remove_run_resources(client, session.run_id)
+        return _run_hosts(client, session, plan, options, policy, stream, report, grace, bound)
 
 
 def _run_hosts(client, session, plan: RunPlan, options: RunOptions, policy: Policy, stream, report: Report,
@@ -254,6 +199,7 @@ def _run_hosts(client, session, plan: RunPlan, options: RunOptions, policy: Poli
     disk = DiskWatch(client, bound, volumes, created).start()
     changed = threading.Event()
     hosts = [_start(container, name, changed, stream, multi) for name, container in zip(plan.hosts, created)]
+    session.watch_deadline(plan.max_runtime, grace)
     publish = (late, lambda: _publish_names(client, networks[1], hosts)) if late else None
     supervision = Supervisor(hosts, changed, grace, plan.max_runtime, disk, publish, _notice).run()
     disk.stop()
@@ -269,15 +215,28 @@ def _run_hosts(client, session, plan: RunPlan, options: RunOptions, policy: Poli
     report.findings.extend(run_checks(checks.RUN_CHECKS, outcome, plan.image, policy))
     facts = RunFacts(session.run_id, status, duration, grace, how, shards, disk, bound, supervision)
     _summarise(report, plan, outcome, facts)
+    _report_relays(report, hosts)
     return report
 
 
+def _report_relays(report: Report, hosts: list[HostRun]) -> None:
+    """The live relay's counts (per host when several) and any dropped output."""
+    if len(hosts) == 1:
+        report_relay(report, hosts[0].pump)
+        return
+    report.result["live_output"] = {host.name: host.pump.summary() for host in hosts}
+    for host in hosts:
+        note = host.pump.dropped_note()
+        if note:
+            report.summary_lines.append(f"  {host.name} {note}")
+
+
 def _start(container, name: str, changed: threading.Event, stream, multi: bool) -> HostRun:
+    pump = LogPump(container, prefixed(stream, f"{name} | ") if multi else stream)  # attaches before the start
     try:
         container.start()
     except Exception as error:
         raise EngineError(f"cannot start {name}: {getattr(error, 'explanation', None) or error}") from None
-    pump = LogPump(container, prefixed(stream, f"{name} | ") if multi else stream)
     return HostRun(name, container, Waiter(container, changed), pump)
 
 
