@@ -198,8 +198,8 @@ def _run_hosts(client, session, plan: RunPlan, options: RunOptions, policy: Poli
     volumes = [v for s in setups for v in [s.message_volume, *s.output_volumes.values()]]
     disk = DiskWatch(client, bound, volumes, created).start()
     changed = threading.Event()
+    session.watch_deadline(plan.max_runtime, grace)  # before the start: a stuck smlint is covered at once
     hosts = [_start(container, name, changed, stream, multi) for name, container in zip(plan.hosts, created)]
-    session.watch_deadline(plan.max_runtime, grace)
     publish = (late, lambda: _publish_names(client, networks[1], hosts)) if late else None
     supervision = Supervisor(hosts, changed, grace, plan.max_runtime, disk, publish, _notice).run()
     disk.stop()
