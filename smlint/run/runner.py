@@ -29,6 +29,9 @@ from .sandbox import EngineError, Limits, Session, connect, gpu_request, image_c
 from .summary import RunFacts, summarise as _summarise
 
 
+MAX_PARALLEL_CALLS = 8  # engine calls in flight at once for several hosts
+
+
 @dataclass
 class RunOptions:
     inputs: dict[str, str] = field(default_factory=dict)
@@ -183,30 +186,32 @@ def _run_hosts(client, session, plan: RunPlan, options: RunOptions, policy: Poli
     multi = plan.instance_count > 1
     late = options.late_hosts if multi else 0
     networks = create_networks(client, session, late=bool(late)) if multi else []
-    setups, created = [], []
-    for position, name in enumerate(plan.hosts):
+
+    def create(position: int):
+        name = plan.hosts[position]
         setup = prepare_host(client, session, plan, position, shards)
         extra = {"device_requests": gpu_request()} if options.gpus else {}
         limits = options.limits
         if multi:
             extra.update(network_options(client, networks[0], None if late else name))
             limits = replace(limits, network=networks[0])
-        created.append(session.create(plan.image, name, limits, entrypoint=plan.argv, hostname=name,
-                                      environment=plan.environment, volumes=setup.binds, **extra))
-        setups.append(setup)
+        return setup, session.create(plan.image, name, limits, entrypoint=plan.argv, hostname=name,
+                                     environment=plan.environment, volumes=setup.binds, **extra)
+
+    setups, created = zip(*_each(create, range(plan.instance_count)))
     _notice(f"run {session.run_id}: {_hosts_phrase(plan)}: {_quote(plan.argv)}")
     volumes = [v for s in setups for v in [s.message_volume, *s.output_volumes.values()]]
-    disk = DiskWatch(client, bound, volumes, created).start()
+    disk = DiskWatch(client, bound, volumes, list(created)).start()
     changed = threading.Event()
     session.watch_deadline(plan.max_runtime, grace)  # before the start: a stuck smlint is covered at once
-    hosts = [_start(container, name, changed, stream, multi) for name, container in zip(plan.hosts, created)]
+    hosts = _each(lambda pair: _start(pair[1], pair[0], changed, stream, multi), list(zip(plan.hosts, created)))
     publish = (late, lambda: _publish_names(client, networks[1], hosts)) if late else None
     supervision = Supervisor(hosts, changed, grace, plan.max_runtime, disk, publish, _notice).run()
     disk.stop()
     duration = time.monotonic() - supervision.started
     for host in hosts:
         host.pump.finish()
-    outcomes = [host_outcome(host, supervision) for host in hosts]
+    outcomes = _each(lambda host: host_outcome(host, supervision), hosts)
     config_user = (image_config(client, plan.image) or {}).get("User") or None
     outcome = job_outcome(plan, outcomes, supervision, config_user, late)
     status = checks.status(outcome)
@@ -217,6 +222,17 @@ def _run_hosts(client, session, plan: RunPlan, options: RunOptions, policy: Poli
     _summarise(report, plan, outcome, facts)
     _report_relays(report, hosts)
     return report
+
+
+def _each(function, items) -> list:
+    """function over items, in order; the engine calls of several hosts overlap."""
+    items = list(items)
+    if len(items) < 2:
+        return [function(item) for item in items]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(items), MAX_PARALLEL_CALLS)) as pool:
+        return list(pool.map(function, items))
 
 
 def _report_relays(report: Report, hosts: list[HostRun]) -> None:
