@@ -128,8 +128,9 @@ def prepare_host(client, session, plan: RunPlan, position: int, shards: Shards) 
     _write_json(os.path.join(config_dir, "resourceconfig.json"), resource_config(plan.instance_count, host))
     setup.binds[config_dir] = {"bind": CONFIG_DIR, "mode": "ro"}
     for index, item in enumerate(plan.inputs):
-        setup.binds[_input_folder(session.temp_dir, item, index, position, shards)] = {"bind": item.local_path,
-                                                                                      "mode": "ro"}
+        source = _input_folder(session.temp_dir, item, index, position, shards)
+        target = f"{item.local_path}/{os.path.basename(source)}" if item.single_file else item.local_path
+        setup.binds[source] = {"bind": target, "mode": "ro"}
     setup.message_volume = f"smlint-{session.run_id}-{host}-message"
     create_volume(client, session, setup.message_volume)
     setup.binds[setup.message_volume] = {"bind": OUTPUT_DIR, "mode": "rw,nocopy"}

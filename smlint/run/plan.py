@@ -34,6 +34,7 @@ class Input:
     host_dir: str | None  # None: no local data given, an empty directory is mounted
     distribution: str = "FullyReplicated"  # or ShardedByS3Key
     mode: str = "File"  # Pipe is not emulated: the files are mounted as for File
+    single_file: bool = False  # host_dir is one file, mounted inside LocalPath (--code FILE)
 
     @property
     def sharded(self) -> bool:
@@ -45,6 +46,20 @@ class Output:
     name: str
     local_path: str
     destination: str | None  # --output DIR, else the run folder
+
+
+CODE_INPUT = "code"
+CODE_PATH = PROCESSING_ROOT + "input/code"  # where ScriptProcessor mounts its `code` input
+
+
+@dataclass(frozen=True)
+class Code:
+    """--code PATH [--entry SCRIPT] --command WORDS, as ScriptProcessor sets a job up."""
+
+    path: str  # a script, or a source folder
+    script: str  # the file to run, relative to the code folder
+    command: tuple[str, ...] = ("python3",)
+    single_file: bool = False
 
 
 @dataclass
@@ -108,6 +123,7 @@ def build_plan(
     arguments: list[str] | None = None,
     max_runtime: int | None = None,
     instance_count: int | None = None,
+    code: Code | None = None,
 ) -> RunPlan:
     """The job to run. Command-line values override the request's."""
     if request:
@@ -116,8 +132,10 @@ def build_plan(
         check_request(request, "the request")
     inputs, outputs = dict(inputs or {}), dict(outputs or {})
     request = copy.deepcopy(request) if request else _request_from_options(image, inputs, outputs)
+    if code is not None:
+        entrypoint = _add_code(request, inputs, code)
     app = request.get("AppSpecification") or {}
-    plan_inputs = _plan_inputs(request, inputs)
+    plan_inputs = _plan_inputs(request, inputs, code)
     plan_outputs = _plan_outputs(request, outputs)
     environment = {str(k): str(v) for k, v in (request.get("Environment") or {}).items()}
     environment.update(env or {})
@@ -228,7 +246,23 @@ def _request_from_options(image: str, inputs: dict[str, str], outputs: dict[str,
     }
 
 
-def _plan_inputs(request: dict, given: dict[str, str]) -> list[Input]:
+def _add_code(request: dict, inputs: dict[str, str], code: Code) -> list[str]:
+    """The `code` input (kept where the request already declares it) and the
+    entrypoint that runs the script from it."""
+    local = next((_input_local_path(item) for item in request.get("ProcessingInputs") or []
+                  if item.get("InputName") == CODE_INPUT and _input_local_path(item)), None)
+    if local is None:
+        local = CODE_PATH
+        request.setdefault("ProcessingInputs", []).append({
+            "InputName": CODE_INPUT, "AppManaged": False,
+            "S3Input": {"S3Uri": "s3://smlint-local/code", "LocalPath": local, "S3DataType": "S3Prefix",
+                        "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated",
+                        "S3CompressionType": "None"}})
+    inputs[CODE_INPUT] = code.path
+    return [*code.command, f"{local.rstrip('/')}/{code.script}"]
+
+
+def _plan_inputs(request: dict, given: dict[str, str], code: Code | None = None) -> list[Input]:
     planned, seen = [], set()
     for item in request.get("ProcessingInputs") or []:
         name = item.get("InputName")
@@ -239,7 +273,8 @@ def _plan_inputs(request: dict, given: dict[str, str]) -> list[Input]:
             raise PlanError(f"input {name!r}: LocalPath {path!r} is not below {PROCESSING_ROOT} (SM302)")
         s3 = item.get("S3Input") if isinstance(item.get("S3Input"), dict) else {}
         planned.append(Input(name, path.rstrip("/"), given.get(name),
-                             s3.get("S3DataDistributionType") or "FullyReplicated", s3.get("S3InputMode") or "File"))
+                             s3.get("S3DataDistributionType") or "FullyReplicated", s3.get("S3InputMode") or "File",
+                             single_file=bool(code and code.single_file and name == CODE_INPUT)))
         seen.add(name)
     unknown = sorted(set(given) - seen)
     if unknown:

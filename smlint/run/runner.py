@@ -23,7 +23,7 @@ from .cluster import HostRun, Supervisor, Waiter
 from .collect import host_outcome, job_outcome, read_outputs
 from .disk import DiskWatch, default_bound, parse_size
 from .hosts import build_shards, check_network_choice, create_networks, network_options, prepare_host
-from .plan import CONFIG_DIR, OUTPUT_DIR, PlanError, RunPlan, build_plan, processing_job_config, resource_config
+from .plan import CONFIG_DIR, OUTPUT_DIR, Code, PlanError, RunPlan, build_plan, processing_job_config, resource_config
 from .relay import LogPump, _write, report_relay
 from .sandbox import EngineError, Limits, Session, connect, gpu_request, image_config, nvidia_runtime
 from .summary import RunFacts, summarise as _summarise
@@ -48,6 +48,9 @@ class RunOptions:
     instance_count: int | None = None  # default: the request's InstanceCount
     late_hosts: float = 0  # seconds before peers' host names resolve
     max_disk: int | None = None  # bytes; default: VolumeSizeInGB per instance
+    code: str | None = None  # --code PATH: mounted as the `code` input, as ScriptProcessor does
+    command: list[str] | None = None  # --command: what runs the script (default python3)
+    entry: str | None = None  # --entry: the script inside a --code folder
 
 
 def run(image: str, request: dict | None, options: RunOptions, policy: Policy, stream=None, client=None) -> Report:
@@ -60,9 +63,10 @@ def run(image: str, request: dict | None, options: RunOptions, policy: Policy, s
             image, request, config.get("Entrypoint"), config.get("Cmd"),
             inputs=options.inputs, outputs=options.outputs, env=options.env,
             entrypoint=options.entrypoint, arguments=options.arguments, max_runtime=options.max_runtime,
-            instance_count=options.instance_count,
+            instance_count=options.instance_count, code=code_option(options),
         )
-        _check_input_dirs(plan)
+        check_input_dirs(plan)
+        _gpu_hint(plan, options)
         report.findings.extend(_before_start(plan, config, policy))
         if options.gpus:
             reason = nvidia_runtime(client)
@@ -93,10 +97,38 @@ def _before_start(plan: RunPlan, config: dict, policy: Policy) -> list:
     return [finding]
 
 
-def _check_input_dirs(plan: RunPlan) -> None:
+def check_input_dirs(plan: RunPlan) -> None:
     for item in plan.inputs:
-        if item.host_dir is not None and not os.path.isdir(item.host_dir):
-            raise PlanError(f"--input {item.name}={item.host_dir}: not a directory")
+        exists = os.path.isfile if item.single_file else os.path.isdir
+        if item.host_dir is not None and not exists(item.host_dir):
+            raise PlanError(f"--input {item.name}={item.host_dir}: not a {'file' if item.single_file else 'directory'}")
+
+
+def code_option(options: RunOptions) -> Code | None:
+    """--code FILE runs that file; --code DIR needs --entry SCRIPT inside it."""
+    if options.code is None:
+        if options.entry or options.command:
+            raise PlanError("--entry and --command need --code PATH")
+        return None
+    command = tuple(options.command or ("python3",))
+    if os.path.isfile(options.code):
+        return Code(os.path.abspath(options.code), os.path.basename(options.code), command, single_file=True)
+    if not os.path.isdir(options.code):
+        raise PlanError(f"--code {options.code}: no such file or directory")
+    if not options.entry:
+        raise PlanError(f"--code {options.code} is a folder: name the script to run with --entry")
+    if not os.path.isfile(os.path.join(options.code, options.entry)):
+        raise PlanError(f"--entry {options.entry}: no such file in {options.code}")
+    return Code(os.path.abspath(options.code), options.entry.lstrip("/"), command)
+
+
+def _gpu_hint(plan: RunPlan, options: RunOptions) -> None:
+    from ..job.checks import GPU_PREFIXES
+
+    kind = ((plan.request.get("ProcessingResources") or {}).get("ClusterConfig") or {}).get("InstanceType")
+    if isinstance(kind, str) and kind.startswith(GPU_PREFIXES) and not options.gpus:
+        plan.notes.append(f"{kind} is a GPU instance type: add --gpus to give the job this machine's GPUs "
+                          "(needs the NVIDIA runtime)")
 
 
 def _write_json(path: str, data: dict) -> None:
