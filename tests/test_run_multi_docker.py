@@ -179,6 +179,13 @@ def test_network_other_than_none_is_refused_with_several_hosts(client, image, tm
     assert finding.rule_id == "SM001" and "isolated network" in finding.message
 
 
+def _read_until(process, text):
+    for line in process.stderr:
+        if text in line:
+            return
+    raise AssertionError(f"smlint ended before printing {text!r}")
+
+
 def test_ctrl_c_stops_three_hosts_reports_stopped_and_leaves_nothing(client, image, tmp_path):
     job = tmp_path / "job.json"
     job.write_text(json.dumps(_request("echo started; sleep 300")))
@@ -190,9 +197,7 @@ def test_ctrl_c_stops_three_hosts_reports_stopped_and_leaves_nothing(client, ima
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         run_id = process.stderr.readline().split()[2].rstrip(":")
-        started = 0
-        while started < 3:  # every host runs: the job is under supervision
-            started += "started" in process.stderr.readline()
+        _read_until(process, "Ctrl-C stops the job")  # every host runs: the job is under supervision
         network = json.loads(docker_cli("network", "inspect", f"smlint-{run_id}-net").stdout)[0]
         assert network["Internal"] and network["Options"]["com.docker.network.bridge.inhibit_ipv4"] == "true"
         for host in ("algo-1", "algo-2", "algo-3"):
@@ -206,3 +211,34 @@ def test_ctrl_c_stops_three_hosts_reports_stopped_and_leaves_nothing(client, ima
     assert json.loads(stdout)["result"]["status"] == "Stopped"
     assert _left_behind(run_id) == ["", "", ""]
     assert os.listdir(temp) == []
+
+
+def test_a_second_ctrl_c_aborts_at_once_and_still_cleans_up(client, image, tmp_path):
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps(_request("echo started; sleep 300")))  # sh ignores SIGINT: the grace would run out
+    process = subprocess.Popen([sys.executable, "-m", "smlint", "run", "--image", image, "--job", str(job),
+                                "--grace", "300", "-f", "json"], cwd=ROOT, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        run_id = process.stderr.readline().split()[2].rstrip(":")
+        _read_until(process, "Ctrl-C stops the job")
+        process.send_signal(2)
+        _read_until(process, "interrupted (Ctrl-C)")
+        process.send_signal(2)
+        stdout, stderr = process.communicate(timeout=120)  # far below the 300 s grace: aborted
+    finally:
+        process.kill()
+    assert process.returncode == 130 and stdout == ""  # no report after an abort
+    assert _left_behind(run_id) == ["", "", ""]
+
+
+def test_memory_warning_for_n_times_memory(capsys):
+    from smlint.run.plan import build_plan
+    from smlint.run.runner import _warn_memory
+    from smlint.run.sandbox import Limits
+
+    plan = build_plan("img", None, ["ep"], None, instance_count=100)
+    _warn_memory(plan, RunOptions(limits=Limits(memory="1000g")))
+    assert "100 hosts x --memory 1000g" in capsys.readouterr().err
+    _warn_memory(build_plan("img", None, ["ep"], None), RunOptions(limits=Limits(memory="1m")))
+    assert capsys.readouterr().err == ""

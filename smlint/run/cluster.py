@@ -111,6 +111,7 @@ class Supervisor:
         """Until every host ended, or the job is stopped; a second Ctrl-C while
         stopping raises KeyboardInterrupt to the caller."""
         try:
+            self.notice(f"{len(self.hosts)} host(s) running; Ctrl-C stops the job as StopProcessingJob does")
             reason = self._watch()
         except KeyboardInterrupt:
             reason = INTERRUPTED
