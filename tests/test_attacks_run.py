@@ -114,7 +114,7 @@ def test_killed_run_leaves_no_container_network_or_volume(client, image, tmp_pat
         docker_cli("network", "create", "--internal", "-o", "com.docker.network.bridge.inhibit_ipv4=true",
                    "--label", f"{LABEL}={run_id}", name)
         docker_cli("volume", "create", "--label", f"{LABEL}={run_id}", name)
-        assert len(_left(f"{LABEL}={run_id}")) == 3 and os.listdir(temp)
+        assert len(_left(f"{LABEL}={run_id}")) == 4 and os.listdir(temp)  # and the /opt/ml/output volume
         [watchdog] = _watchdogs(run_id)
         process.send_signal(signum)
         assert process.wait(timeout=HUNG) == code

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from conftest import ROOT
-from dockerutil import BUSYBOX_BASE, build_image, engine_or_skip, remove_image
+from dockerutil import BUSYBOX_BASE, build_image, remove_image
 
 from smlint.config import Policy
 from smlint.run.plan import PlanError, build_plan
@@ -39,15 +39,8 @@ def test_code_option_mistakes_are_plan_errors(options, reason):
 
 
 @pytest.fixture(scope="module")
-def client():
-    return engine_or_skip()
-
-
-@pytest.fixture(scope="module")
-def image(client):
-    tag = build_image(client, BUSYBOX_BASE)
-    yield tag
-    remove_image(client, tag)
+def image(busybox_image):
+    return busybox_image
 
 
 @pytest.mark.docker

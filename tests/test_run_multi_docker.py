@@ -8,7 +8,7 @@ import sys
 
 import pytest
 from conftest import ROOT
-from dockerutil import BUSYBOX_BASE, build_image, docker_cli, engine_or_skip, remove_image
+from dockerutil import docker_cli
 
 from smlint.config import Policy
 from smlint.run.runner import RunOptions, run
@@ -27,15 +27,8 @@ RESOLVE_PEERS = ("for peer in algo-1 algo-2 algo-3; do n=0; until nslookup -time
 
 
 @pytest.fixture(scope="module")
-def client():
-    return engine_or_skip()
-
-
-@pytest.fixture(scope="module")
-def image(client):
-    tag = build_image(client, BUSYBOX_BASE)
-    yield tag
-    remove_image(client, tag)
+def image(busybox_image):
+    return busybox_image
 
 
 def _request(entrypoint, count=3, sharded=True):

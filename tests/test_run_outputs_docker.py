@@ -5,7 +5,7 @@ import os
 import stat
 
 import pytest
-from dockerutil import BUSYBOX_BASE, build_image, engine_or_skip, remove_image
+from dockerutil import BUSYBOX_BASE, build_image, remove_image
 
 from smlint.config import Policy
 from smlint.run.runner import RunOptions, run
@@ -16,15 +16,8 @@ OUT = "/opt/ml/processing/output/result"
 
 
 @pytest.fixture(scope="module")
-def client():
-    return engine_or_skip()
-
-
-@pytest.fixture(scope="module")
-def image(client):
-    tag = build_image(client, BUSYBOX_BASE)
-    yield tag
-    remove_image(client, tag)
+def image(busybox_image):
+    return busybox_image
 
 
 def _run(client, image, tmp_path, script, **options):

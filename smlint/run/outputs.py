@@ -80,6 +80,18 @@ def _inside(target: str, relative: str) -> str | None:
     return None if os.path.islink(final) else final
 
 
+def _make_dir(merge: Merge, relative: str) -> None:
+    """A directory of the output, mode 0755, unless a symlink on the host is in its way."""
+    if merge.target is None:
+        return
+    path = merge.target
+    for part in relative.split("/"):
+        path = os.path.join(path, part)
+        if os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path)):
+            return
+    os.makedirs(path, mode=0o755, exist_ok=True)
+
+
 def _note_kind(result: OutputResult, relative: str, kind: str) -> None:
     if kind == "symlink":
         result.symlinks.append(relative)
@@ -120,8 +132,7 @@ def stream_archive(chunks, merge: Merge, result: OutputResult, host: str) -> Non
             if member.issym():
                 _note_kind(result, relative, "symlink")
             elif member.isdir():
-                if merge.target is not None and _inside(merge.target, relative + "/x"):
-                    os.makedirs(os.path.join(merge.target, relative), mode=0o755, exist_ok=True)
+                _make_dir(merge, relative)
             elif member.isreg():
                 merge.budget.take(member.size)
                 result.bytes += member.size
@@ -215,8 +226,7 @@ def move_tree(source: str, merge: Merge, result: OutputResult, host: str) -> Non
             relative = f"{relative_dir}/{entry.name}" if relative_dir else entry.name
             info = entry.stat(follow_symlinks=False)
             if stat.S_ISDIR(info.st_mode):
-                if merge.target is not None and _inside(merge.target, relative + "/x"):
-                    os.makedirs(os.path.join(merge.target, relative), mode=0o755, exist_ok=True)
+                _make_dir(merge, relative)
                 pending.append(relative)
             elif stat.S_ISREG(info.st_mode):
                 result.bytes += info.st_size
