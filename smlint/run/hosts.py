@@ -152,18 +152,28 @@ def _input_folder(temp_dir: str, item: Input, index: int, position: int, shards:
     return empty
 
 
-def create_networks(client, session, late: bool) -> list[str]:
-    """The job network; with late host names a second one, joined (with the
-    `algo-K` aliases) only when the names are to become resolvable."""
-    names = [f"smlint-{session.run_id}-net"] + ([f"smlint-{session.run_id}-names"] if late else [])
-    for name in names:
-        try:
-            client.networks.create(name, driver="bridge", internal=True, options=NETWORK_OPTIONS,
-                                   labels=run_labels(session), check_duplicate=True)
-        except Exception as error:
-            raise EngineError(f"cannot create network {name}: {getattr(error, 'explanation', None) or error}") \
-                from None
-    return names
+def create_networks(client, session, hosts: list[str], late: bool) -> tuple[list[str], str | None]:
+    """(the network each host starts on, the network that publishes names late).
+
+    Docker makes a container's hostname a DNS alias on every network it
+    joins, so with late host names each host starts alone on its own
+    network, and all join the shared one (with their `algo-K` alias) only
+    when the names are to become resolvable."""
+    prefix = f"smlint-{session.run_id}"
+    if not late:
+        _create_network(client, session, f"{prefix}-net")
+        return [f"{prefix}-net"] * len(hosts), None
+    for name in [f"{prefix}-{host}" for host in hosts] + [f"{prefix}-names"]:
+        _create_network(client, session, name)
+    return [f"{prefix}-{host}" for host in hosts], f"{prefix}-names"
+
+
+def _create_network(client, session, name: str) -> None:
+    try:
+        client.networks.create(name, driver="bridge", internal=True, options=NETWORK_OPTIONS,
+                               labels=run_labels(session), check_duplicate=True)
+    except Exception as error:
+        raise EngineError(f"cannot create network {name}: {getattr(error, 'explanation', None) or error}") from None
 
 
 def network_options(client, network: str, alias: str | None) -> dict:

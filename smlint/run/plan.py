@@ -155,24 +155,19 @@ def build_plan(
     if env:
         request["Environment"] = environment
 
-    stopping = request.get("StoppingCondition") or {}
-    runtime = max_runtime or stopping.get("MaxRuntimeInSeconds") or DEFAULT_MAX_RUNTIME
-    if not isinstance(runtime, int) or runtime < 1:
-        raise PlanError(f"MaxRuntimeInSeconds must be a positive integer, not {runtime!r}")
-    count = _instance_count(request, instance_count)
     notes = [f"input {item.name!r} uses Pipe mode, which is not emulated: its files are mounted as in File mode"
              for item in plan_inputs if item.mode == "Pipe"]
-    return RunPlan(
-        image=image,
-        request=request,
-        inputs=plan_inputs,
-        outputs=plan_outputs,
-        environment=environment,
-        resolution=resolution,
-        max_runtime=runtime,
-        instance_count=count,
-        notes=notes,
-    )
+    return RunPlan(image=image, request=request, inputs=plan_inputs, outputs=plan_outputs, environment=environment,
+                   resolution=resolution, max_runtime=_max_runtime(request, max_runtime),
+                   instance_count=_instance_count(request, instance_count), notes=notes)
+
+
+def _max_runtime(request: dict, given: int | None) -> int:
+    stopping = request.get("StoppingCondition") or {}
+    runtime = given or stopping.get("MaxRuntimeInSeconds") or DEFAULT_MAX_RUNTIME
+    if not isinstance(runtime, int) or runtime < 1:
+        raise PlanError(f"MaxRuntimeInSeconds must be a positive integer, not {runtime!r}")
+    return runtime
 
 
 def _instance_count(request: dict, given: int | None) -> int:

@@ -66,7 +66,7 @@ def run(image: str, request: dict | None, options: RunOptions, policy: Policy, s
             instance_count=options.instance_count, code=code_option(options),
         )
         check_input_dirs(plan)
-        _gpu_hint(plan, options)
+        _hints(plan, options)
         report.findings.extend(_before_start(plan, config, policy))
         if options.gpus:
             reason = nvidia_runtime(client)
@@ -122,9 +122,11 @@ def code_option(options: RunOptions) -> Code | None:
     return Code(os.path.abspath(options.code), options.entry.lstrip("/"), command)
 
 
-def _gpu_hint(plan: RunPlan, options: RunOptions) -> None:
+def _hints(plan: RunPlan, options: RunOptions) -> None:
     from ..job.checks import GPU_PREFIXES
 
+    if options.late_hosts and plan.instance_count == 1:
+        plan.notes.append("--late-hosts has no effect with one instance: a host has no peers to resolve")
     kind = ((plan.request.get("ProcessingResources") or {}).get("ClusterConfig") or {}).get("InstanceType")
     if isinstance(kind, str) and kind.startswith(GPU_PREFIXES) and not options.gpus:
         plan.notes.append(f"{kind} is a GPU instance type: add --gpus to give the job this machine's GPUs "
@@ -217,7 +219,7 @@ def _run_hosts(client, session, plan: RunPlan, options: RunOptions, policy: Poli
     shards = build_shards(session.temp_dir, plan)
     multi = plan.instance_count > 1
     late = options.late_hosts if multi else 0
-    networks = create_networks(client, session, late=bool(late)) if multi else []
+    networks, names_network = create_networks(client, session, plan.hosts, bool(late)) if multi else ([], None)
 
     def create(position: int):
         name = plan.hosts[position]
@@ -225,8 +227,8 @@ def _run_hosts(client, session, plan: RunPlan, options: RunOptions, policy: Poli
         extra = {"device_requests": gpu_request()} if options.gpus else {}
         limits = options.limits
         if multi:
-            extra.update(network_options(client, networks[0], None if late else name))
-            limits = replace(limits, network=networks[0])
+            extra.update(network_options(client, networks[position], None if late else name))
+            limits = replace(limits, network=networks[position])
         return setup, session.create(plan.image, name, limits, entrypoint=plan.argv, hostname=name,
                                      environment=plan.environment, volumes=setup.binds, **extra)
 
@@ -237,7 +239,7 @@ def _run_hosts(client, session, plan: RunPlan, options: RunOptions, policy: Poli
     changed = threading.Event()
     session.watch_deadline(plan.max_runtime, grace)  # before the start: a stuck smlint is covered at once
     hosts = _each(lambda pair: _start(pair[1], pair[0], changed, stream, multi), list(zip(plan.hosts, created)))
-    publish = (late, lambda: _publish_names(client, networks[1], hosts)) if late else None
+    publish = (late, lambda: _publish_names(client, names_network, hosts)) if late else None
     supervision = Supervisor(hosts, changed, grace, plan.max_runtime, disk, publish, _notice).run()
     disk.stop()
     duration = time.monotonic() - supervision.started
