@@ -102,6 +102,8 @@ def _probe(client, plan, options: ProbeOptions, policy: Policy):
         facts["source"] = first.source
         facts["masks"] = {name: r.masks.as_dict() for name, r in readings.items()}
         outcome.trials = _signal_trials(containers, waiters, readings, grace)
+        for pump in pumps.values():  # ends the relay threads (a caller's later fork needs one thread)
+            pump.finish(1)
         _gpu(client, session, plan, options, outcome)
     return outcome, facts
 
