@@ -10,8 +10,10 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -21,7 +23,8 @@ from conftest import ROOT, FIXTURES
 from dockerutil import BUSYBOX_BASE, build_image, docker_cli, engine_or_skip, remove_image
 
 from smlint.report import Report
-from smlint.run import owner
+from smlint.run import owner, watchdog
+from smlint.run.plan import PlanError, build_plan
 from smlint.run.relay import LogPump, report_relay
 from smlint.run.sandbox import DROPPED_CAPABILITIES, LABEL, LOG_MAX_FILES, LOG_MAX_SIZE, OWNER_LABEL
 
@@ -40,7 +43,7 @@ def client():
 
 @pytest.fixture(scope="module")
 def image(client):
-    tag = build_image(client, BUSYBOX_BASE + "COPY passwd /etc/passwd\n", {"passwd": PASSWD})
+    tag = build_image(client, BUSYBOX_BASE + "COPY passwd /etc/passwd\nVOLUME /scratch\n", {"passwd": PASSWD})
     yield tag
     remove_image(client, tag)
 
@@ -70,16 +73,9 @@ def _wait_until(predicate, what: str):
 
 
 def _watchdogs(run_id: str) -> list[int]:
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                argv = handle.read().split(b"\0")
-        except OSError:
-            continue
-        if b"smlint.run.watchdog" in argv and run_id.encode() in argv:
-            found.append(int(pid))
-    return found
+    listing = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True, check=True).stdout
+    return [int(line.split()[0]) for line in listing.splitlines()
+            if "smlint.run.watchdog" in line and line.split()[-1] == run_id]
 
 
 def _owned_by(pid: int) -> list[dict]:
@@ -91,13 +87,23 @@ def _owned_by(pid: int) -> list[dict]:
     return [c for c in found if (c["Config"]["Labels"].get(OWNER_LABEL) or "").split("/")[1:2] == [str(pid)]]
 
 
-def _start_sleeping_run(image, tmp_path):
+def _start_sleeping_run(image, tmp_path, *options):
     temp = tmp_path / "tmp"
     temp.mkdir()
-    process = _cli("run", "--image", image, "--entrypoint", SLEEPER, env={**os.environ, "TMPDIR": str(temp)})
+    process = _cli("run", "--image", image, *options, "--entrypoint", SLEEPER, env={**os.environ, "TMPDIR": str(temp)})
     assert process.stdout.readline() == "started\n"  # the job runs
-    run_id = process.stderr.readline().split()[2].rstrip(":")
+    notices = [process.stderr.readline()]
+    while notices[-1] and not notices[-1].startswith("smlint: run "):  # after any reaping notice
+        notices.append(process.stderr.readline())
+    assert notices[-1], f"no run started: {notices}"
+    run_id = notices[-1].split()[2].rstrip(":")
     return process, run_id, temp
+
+
+def _kill_and_expect_nothing_left(process, run_id: str) -> None:
+    process.kill()
+    process.wait(timeout=HUNG)
+    _wait_until(lambda: not _left(f"{LABEL}={run_id}"), f"what run {run_id} created remains")
 
 
 # --------------------------------------------------------------- killed smlint
@@ -115,10 +121,14 @@ def test_killed_run_leaves_no_container_network_or_volume(client, image, tmp_pat
                    "--label", f"{LABEL}={run_id}", name)
         docker_cli("volume", "create", "--label", f"{LABEL}={run_id}", name)
         assert len(_left(f"{LABEL}={run_id}")) == 4 and os.listdir(temp)  # and the /opt/ml/output volume
+        mounts = json.loads(docker_cli("inspect", "-f", "{{json .Mounts}}", f"smlint-{run_id}-algo-1").stdout)
+        [anonymous] = [m["Name"] for m in mounts  # the image's VOLUME: the engine names it, not smlint
+                       if m["Type"] == "volume" and not m["Name"].startswith("smlint-")]
         [watchdog] = _watchdogs(run_id)
         process.send_signal(signum)
         assert process.wait(timeout=HUNG) == code
         _wait_until(lambda: not _left(f"{LABEL}={run_id}"), "the run's container, network and volume remain")
+        assert docker_cli("volume", "inspect", anonymous, check=False).returncode != 0
         _wait_until(lambda: not _watchdogs(run_id), f"the watchdog {watchdog} still runs")
         assert os.listdir(temp) == []
     finally:
@@ -139,10 +149,7 @@ def test_killed_probe_leaves_neither_container(client, image, tmp_path):
 
     try:
         containers = _wait_until(both_running, "the probe's two containers never ran")
-        run_id = containers[0]["Config"]["Labels"][LABEL]
-        process.kill()
-        process.wait(timeout=HUNG)
-        _wait_until(lambda: not _left(f"{LABEL}={run_id}"), "the probe's containers remain")
+        _kill_and_expect_nothing_left(process, containers[0]["Config"]["Labels"][LABEL])
     finally:
         process.kill()
         process.communicate()
@@ -150,22 +157,15 @@ def test_killed_probe_leaves_neither_container(client, image, tmp_path):
 
 @pytest.mark.docker
 def test_watchdog_enforces_max_runtime_when_smlint_is_stuck(client, image, tmp_path):
-    temp = tmp_path / "tmp"
-    temp.mkdir()
-    process = _cli("run", "--image", image, "--max-runtime", "1", "--grace", "1", "--entrypoint", SLEEPER,
-                   env={**os.environ, "TMPDIR": str(temp)})
+    process, run_id, _ = _start_sleeping_run(image, tmp_path, "--max-runtime", "1", "--grace", "1")
     try:
-        assert process.stdout.readline() == "started\n"
-        run_id = process.stderr.readline().split()[2].rstrip(":")
         process.send_signal(signal.SIGSTOP)  # smlint can no longer stop its job itself
         [container] = docker_cli("ps", "-a", "-q", "--filter", f"label={LABEL}={run_id}").stdout.split()
         _wait_until(lambda: docker_cli("inspect", "-f", "{{.State.Status}}", container).stdout.strip() == "exited",
                     "the job still runs past MaxRuntime with smlint stopped")
         assert process.poll() is None  # smlint is still there, stopped: the watchdog did it
         assert docker_cli("inspect", "-f", "{{.State.ExitCode}}", container).stdout.strip() == "137"
-        process.kill()
-        process.wait(timeout=HUNG)
-        _wait_until(lambda: not _left(f"{LABEL}={run_id}"), "the stopped job's container remains")
+        _kill_and_expect_nothing_left(process, run_id)
     finally:
         process.kill()
         process.communicate()
@@ -187,7 +187,7 @@ def test_owner_tokens_judge_only_what_is_surely_dead():
     host, pid, started = live.split("/")
     assert not owner.owner_is_dead(live)
     assert owner.owner_is_dead(_dead_owner())
-    assert owner.owner_is_dead(f"{host}/{pid}/{int(started) + 1}")  # the pid was reused
+    assert owner.owner_is_dead(f"{host}/{pid}/{started}0")  # the pid was reused by a later process
     assert not owner.owner_is_dead(f"another-host.4026531836/{pid}/1")  # not ours to judge
     assert not owner.owner_is_dead(f"{host}/{pid}/unknown") and not owner.owner_is_dead("garbage")
 
@@ -214,6 +214,61 @@ def test_next_smlint_reaps_orphans_of_a_dead_owner_only(client, image, tmp_path)
         owner.remove_run(client, alive)
 
 
+# --------------------------------------------------------------- the watchdog alone
+
+
+def test_watchdog_told_done_exits_without_touching_the_engine(monkeypatch):
+    calls = []
+    monkeypatch.setattr(watchdog, "_with_engine", lambda *args: calls.append(args))
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.sendall(b"deadline 100\ndone\n")
+        assert watchdog.watch("abc123", theirs.fileno()) == "done" and calls == []
+
+
+def test_watchdog_gives_up_on_a_dead_engine_and_still_removes_the_temp_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(watchdog, "CLEANUP_SECONDS", 2)
+    (tmp_path / "smlint-run-abc123-x1" / "outputs").mkdir(parents=True)
+    (tmp_path / "smlint-run-other1-x1").mkdir()
+    ours, theirs = socket.socketpair()
+    with theirs:
+        ours.close()  # smlint is gone
+        assert watchdog.watch("abc123", theirs.fileno()) == "smlint is gone"
+    assert sorted(os.listdir(tmp_path)) == ["smlint-run-other1-x1"]
+
+
+class _Running:
+    def __init__(self):
+        self.signals = []
+
+    def kill(self, signal):
+        self.signals.append(signal)
+
+
+def test_watchdog_kills_the_run_at_its_deadline(monkeypatch):
+    container = _Running()
+    listed = []
+
+    class Containers:
+        def list(self, filters, sparse):
+            listed.append(filters)
+            return [container]
+
+    ours, theirs = socket.socketpair()
+
+    def with_engine(action, give_up):
+        action(type("Client", (), {"containers": Containers()})())
+        ours.sendall(b"done\n")
+
+    monkeypatch.setattr(watchdog, "_with_engine", with_engine)
+    with ours, theirs:
+        ours.sendall(b"deadline 0\n")
+        assert watchdog.watch("abc123", theirs.fileno()) == "done"
+    assert listed == [{"label": f"{LABEL}=abc123"}] and container.signals == ["SIGKILL"]
+
+
 # --------------------------------------------------------------- the sandbox
 
 
@@ -237,7 +292,8 @@ def test_job_lacks_dropped_capabilities_and_gosu_style_switch_still_works(client
 def test_created_container_has_the_log_cap_and_the_security_options(client, image, tmp_path):
     process, run_id, _ = _start_sleeping_run(image, tmp_path)
     try:
-        [container] = docker_cli("ps", "-q", "--filter", f"label={LABEL}={run_id}").stdout.split()
+        # -a: the job's first line can come before the engine lists it as running
+        [container] = docker_cli("ps", "-a", "-q", "--filter", f"label={LABEL}={run_id}").stdout.split()
         host = json.loads(docker_cli("inspect", "-f", "{{json .HostConfig}}", container).stdout)
         assert host["LogConfig"] == {"Type": "json-file",
                                      "Config": {"max-size": LOG_MAX_SIZE, "max-file": str(LOG_MAX_FILES)}}
@@ -328,6 +384,16 @@ def test_text_report_says_how_much_output_was_dropped(monkeypatch):
                                     "the job printed faster than they could be relayed"]
 
 
+def test_relay_to_a_text_sink_keeps_a_character_split_between_writes():
+    sink = io.StringIO()
+    pump = LogPump(_Created([b"caf\xc3", b"\xa9\n"]), {"stdout": sink, "stderr": sink})
+    for thread in pump.threads:
+        thread.join(HUNG)
+    pump._writer.join(HUNG)  # with the output ended the relay ends by itself, finish() or not
+    assert not pump._writer.is_alive() and sink.getvalue() == "caf\u00e9\n"
+    assert pump.finish(timeout=HUNG) == ["caf\u00e9"]
+
+
 # --------------------------------------------------------------- malformed requests
 
 BAD_REQUESTS = [
@@ -354,3 +420,13 @@ def test_malformed_request_is_sm001_naming_the_field_and_nothing_runs(tmp_path, 
     assert process.returncode == 2 and "Traceback" not in stderr and "container" not in stderr
     [finding] = json.loads(stdout)["findings"]
     assert finding["rule"] == "SM001" and message in finding["message"] and finding["path"] == str(path)
+
+
+def test_build_plan_refuses_a_request_of_the_wrong_shape_from_any_caller():
+    with pytest.raises(PlanError, match=r"^the request: Environment is a list .*; not run$"):
+        build_plan("img", {"Environment": ["A=1"]}, ["ep"], None)
+    with pytest.raises(PlanError, match=r"^--max-runtime: .* at most 777600; not run$"):
+        build_plan("img", None, ["ep"], None, max_runtime=10 ** 30)
+    # Missing fields and fields run never reads are smlint job's business, not run's.
+    plan = build_plan("img", {"RoleArn": "not-an-arn", "StoppingCondition": {"MaxRuntimeInSeconds": 5}}, ["ep"], None)
+    assert plan.max_runtime == 5

@@ -194,7 +194,7 @@ def test_interrupted_run_leaves_nothing_behind(client, image, tmp_path, signum, 
         line = process.stdout.readline()  # the container's first line, streamed live
         assert line == "started\n"
         run_id = process.stderr.readline().split()[2].rstrip(":")
-        [container_id] = docker_cli("ps", "-q", "--filter", f"label={LABEL}={run_id}").stdout.split()
+        [container_id] = docker_cli("ps", "-a", "-q", "--filter", f"label={LABEL}={run_id}").stdout.split()
         mounts = json.loads(docker_cli("inspect", "-f", "{{json .Mounts}}", container_id).stdout)
         volumes = [m["Name"] for m in mounts if m["Type"] == "volume"]  # engine volumes: root-owned, removed at the end
         assert len(volumes) == 2  # the image VOLUME, /opt/ml/output

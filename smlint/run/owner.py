@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import glob
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -46,7 +47,7 @@ def host_id() -> str:
         namespace = None
     if boot and namespace:
         return f"{boot}.{namespace}"
-    return "node-" + os.uname().nodename.replace("/", "_")
+    return "node-" + platform.node().replace("/", "_")
 
 
 def start_time(pid: int) -> str | None:

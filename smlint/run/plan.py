@@ -126,10 +126,12 @@ def build_plan(
     code: Code | None = None,
 ) -> RunPlan:
     """The job to run. Command-line values override the request's."""
-    if request:
-        from .request import check_request  # refuses a request of the wrong shape (SM001)
+    from .request import check_request  # refuses a request of the wrong shape (SM001)
 
+    if request:
         check_request(request, "the request")
+    if max_runtime is not None:  # the API's bounds hold for the override too
+        check_request({"StoppingCondition": {"MaxRuntimeInSeconds": max_runtime}}, "--max-runtime")
     inputs, outputs = dict(inputs or {}), dict(outputs or {})
     request = copy.deepcopy(request) if request else _request_from_options(image, inputs, outputs)
     if code is not None:

@@ -10,6 +10,7 @@ dropped, and the report says how much.
 """
 from __future__ import annotations
 
+import codecs
 import sys
 import threading
 import time
@@ -51,7 +52,10 @@ class LogPump:
         self._queued = 0  # bytes queued or being written
         self._in_flight: tuple[str, bytes] | None = None
         self._closed = False
+        self._reading = 2  # readers still running
         self._partial = {"stdout": b"", "stderr": b""}
+        # For a text sink: a character split between two chunks is decoded whole.
+        self._decoders = {which: codecs.getincrementaldecoder("utf-8")("replace") for which in self._partial}
         self.threads = [  # the sources open here, before the caller starts the container
             threading.Thread(target=self._read, args=(which, _source(container, which)), daemon=True)
             for which in ("stdout", "stderr")
@@ -68,6 +72,9 @@ class LogPump:
         except Exception:
             pass  # the container went away: nothing more to stream
         self._remember(which, b"\n")
+        with self._lock:
+            self._reading -= 1
+            self._moved.notify_all()  # the writer ends once the last reader has and the queue is empty
 
     def _offer(self, which: str, chunk: bytes) -> None:
         with self._lock:
@@ -89,13 +96,13 @@ class LogPump:
     def _relay(self, stream) -> None:
         while True:
             with self._lock:
-                while not self._queue and not self._closed:
+                while not self._queue and not self._closed and self._reading:
                     self._moved.wait()
                 if not self._queue:
                     return
                 which, chunk = self._in_flight = self._queue.popleft()
             target = stream[which] if isinstance(stream, dict) else stream
-            _write(target, chunk, flush=not self._queue)  # behind: let the buffer batch the writes
+            _write(target, chunk, self._decoders[which], flush=not self._queue)  # behind: the buffer batches
             with self._lock:
                 self._queued -= len(chunk)
                 self._in_flight = None
@@ -166,7 +173,7 @@ def report_relay(report, pump: LogPump) -> None:
         report.summary_lines.append(f"  {note}")
 
 
-def _write(target, chunk: bytes, flush: bool = True) -> None:
+def _write(target, chunk: bytes, decoder, flush: bool = True) -> None:
     try:
         buffer = getattr(target, "buffer", None)
         if buffer is not None:
@@ -174,7 +181,7 @@ def _write(target, chunk: bytes, flush: bool = True) -> None:
             if flush:
                 buffer.flush()
         else:
-            target.write(chunk.decode("utf-8", "replace"))
+            target.write(decoder.decode(chunk))
             if flush:
                 target.flush()
     except (OSError, ValueError):

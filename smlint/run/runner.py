@@ -239,6 +239,7 @@ def _run_hosts(client, session, plan: RunPlan, options: RunOptions, policy: Poli
     changed = threading.Event()
     session.watch_deadline(plan.max_runtime, grace)  # before the start: a stuck smlint is covered at once
     hosts = _each(lambda pair: _start(pair[1], pair[0], changed, stream, multi), list(zip(plan.hosts, created)))
+    session.watch_deadline(plan.max_runtime, grace)  # and again from the start, as smlint counts
     publish = (late, lambda: _publish_names(client, names_network, hosts)) if late else None
     supervision = Supervisor(hosts, changed, grace, plan.max_runtime, disk, publish, _notice).run()
     disk.stop()

@@ -195,8 +195,9 @@ def _reap(client) -> dict:
         return {}
     for run_id, counts in reaped.items():
         found = ", ".join(f"{count} {kind if count > 1 else kind[:-1]}" for kind, count in counts.items() if count)
-        print(f"smlint: removed what run {run_id} left behind when its smlint was killed: "
-              f"{found or 'its temporary files'}", file=sys.stderr, flush=True)
+        if found:  # nothing: its watchdog was faster
+            print(f"smlint: removed what run {run_id} left behind when its smlint was killed: {found}",
+                  file=sys.stderr, flush=True)
     return reaped
 
 

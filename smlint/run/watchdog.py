@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 
-CLEANUP_SECONDS = 30  # how long a cleanup retries an engine that does not answer
+CLEANUP_SECONDS = 30  # the most a cleanup waits for an engine that does not answer
 SECOND_LOOK_SECONDS = 2  # a create in flight when smlint died lands within this
 MESSAGE_LIMIT = 4096
 
@@ -89,10 +89,13 @@ def watch(run_id: str, channel: int = 0) -> str:
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         readable, _, _ = select.select([channel], [], [], timeout)
         if not readable:
-            _with_engine(lambda client: _kill(client, run_id))
+            _with_engine(lambda client: _kill(client, run_id), time.monotonic() + CLEANUP_SECONDS)
             deadline = None
             continue
-        data = os.read(channel, MESSAGE_LIMIT)
+        try:
+            data = os.read(channel, MESSAGE_LIMIT)
+        except OSError:  # a reset connection: smlint is gone just the same
+            data = b""
         if not data:
             cleanup(run_id)
             return "smlint is gone"
@@ -110,11 +113,14 @@ def watch(run_id: str, channel: int = 0) -> str:
 
 
 def cleanup(run_id: str) -> None:
+    """Remove the run's containers, networks, volumes and temporary directory;
+    an engine that does not answer is given up on after CLEANUP_SECONDS."""
     from .owner import remove_run, remove_temp_dirs
 
-    _with_engine(lambda client: remove_run(client, run_id))
-    time.sleep(SECOND_LOOK_SECONDS)
-    _with_engine(lambda client: remove_run(client, run_id))
+    give_up = time.monotonic() + CLEANUP_SECONDS
+    if _with_engine(lambda client: remove_run(client, run_id), give_up):
+        time.sleep(SECOND_LOOK_SECONDS)
+        _with_engine(lambda client: remove_run(client, run_id), give_up)
     remove_temp_dirs(run_id)
 
 
@@ -124,23 +130,24 @@ def _kill(client, run_id: str) -> None:
     kill_run(client, run_id)
 
 
-def _with_engine(action) -> None:
-    """Run `action(client)`, retrying an engine that does not answer for a while."""
-    give_up = time.monotonic() + CLEANUP_SECONDS
+def _with_engine(action, give_up: float) -> bool:
+    """Run `action(client)`, retrying an engine that does not answer until
+    `give_up` (time.monotonic()); whether it ran."""
     while True:
+        remaining = give_up - time.monotonic()
         try:
             import docker
 
-            client = docker.from_env(timeout=CLEANUP_SECONDS)
+            client = docker.from_env(timeout=max(1, int(remaining)))
             try:
                 client.ping()
                 action(client)
             finally:
                 client.close()
-            return
+            return True
         except Exception:
-            if time.monotonic() >= give_up:
-                return
+            if remaining <= 1:
+                return False
             time.sleep(1)
 
 
