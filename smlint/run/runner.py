@@ -8,6 +8,7 @@ MaxRuntimeInSeconds (stop signal, grace, SIGKILL). Facts go into a
 """
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import sys
@@ -24,7 +25,7 @@ from .collect import host_outcome, job_outcome, read_outputs
 from .disk import DiskWatch, default_bound, parse_size
 from .hosts import build_shards, check_network_choice, create_networks, network_options, prepare_host
 from .plan import CONFIG_DIR, OUTPUT_DIR, Code, PlanError, RunPlan, build_plan, processing_job_config, resource_config
-from .relay import LogPump, _write, report_relay
+from .relay import LogPump, report_relay
 from .sandbox import EngineError, Limits, Session, connect, gpu_request, image_config, nvidia_runtime
 from .summary import RunFacts, summarise as _summarise
 
@@ -187,15 +188,30 @@ class _Prefixer:
 
 
 class _PrefixedSide:
+    """A byte sink (it has `.buffer`, as sys.stdout does) that prefixes lines
+    and passes them to `target`, a binary buffer or a text stream."""
+
     def __init__(self, prefixer: _Prefixer, target) -> None:
         self.prefixer, self.target = prefixer, target
         self.buffer = self
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a character split across chunks
 
     def write(self, chunk) -> None:
-        _write(self.target, self.prefixer.apply(chunk if isinstance(chunk, bytes) else chunk.encode()))
+        data = self.prefixer.apply(chunk if isinstance(chunk, bytes) else chunk.encode())
+        try:
+            buffer = getattr(self.target, "buffer", None)
+            if buffer is not None:
+                buffer.write(data)
+            else:
+                self.target.write(self._decoder.decode(data))
+        except (OSError, ValueError):
+            pass  # the reader went away: the job's output is not ours to fail on
 
     def flush(self) -> None:
-        pass
+        try:
+            (getattr(self.target, "buffer", None) or self.target).flush()
+        except (OSError, ValueError):
+            pass
 
 
 def prefixed(stream, prefix: str) -> dict:
