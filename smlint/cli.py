@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import sys
 
 import click
@@ -16,12 +17,15 @@ FORMAT_CHOICES = ["text", "json", "sarif", "github"]
 LEVEL_CHOICES = ["error", "warning", "info", "never"]
 
 
-def _common_options(function):
-    """Output and policy options shared by every checking command."""
+def _common_options(function=None, *, report=("-o", "--output")):
+    """Output and policy options shared by every checking command (`report`:
+    the report file's option names; run and probe use -o/--report)."""
+    if function is None:
+        return lambda decorated: _common_options(decorated, report=report)
     options = [
         click.option("-f", "--format", "fmt", type=click.Choice(FORMAT_CHOICES), default="text", show_default=True,
                      help="Report format."),
-        click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, allow_dash=True), default=None,
+        click.option(*report, "output", type=click.Path(dir_okay=False, writable=True, allow_dash=True), default=None,
                      help="Write the report to FILE ('-': standard output, the default)."),
         click.option("--fail-on", type=click.Choice(LEVEL_CHOICES), default=None,
                      help="Lowest severity that makes the exit code 1 [default: warning]."),
@@ -387,6 +391,17 @@ def _load_job(job_path):
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None,
               help="Folder for outputs without --output [default: ./smlint-run-<run id>].")
 @click.option("--keep-outputs", is_flag=True, help="Copy outputs of a Failed or Stopped job too.")
+@click.option("--instance-count", type=click.IntRange(1, 100), default=None, metavar="N",
+              help="Hosts algo-1..algo-N on an isolated job network [default: the request's InstanceCount].")
+@click.option("--late-hosts", type=click.FloatRange(min=0), default=0, metavar="SECONDS",
+              help="Peers' host names resolve only after SECONDS (the guide: retry name resolution); SM410.")
+@click.option("--code", default=None, metavar="PATH",
+              help="A script (or, with --entry, a folder) mounted as the `code` input at "
+                   "/opt/ml/processing/input/code, and run with --command, as ScriptProcessor does.")
+@click.option("--command", default=None, metavar="WORDS", help="What runs the --code script [default: python3].")
+@click.option("--entry", default=None, metavar="SCRIPT", help="The script to run inside a --code folder.")
+@click.option("--max-disk", default=None, metavar="SIZE",
+              help="Stop the job when it fills more than SIZE (e.g. 20g) [default: VolumeSizeInGB per host].")
 @click.option("--read-only/--writable", "read_only", default=False, show_default=True,
               help="Read-only root filesystem (tmpfs /tmp); SageMaker's root is writable.")
 @_container_options
@@ -400,8 +415,9 @@ def _load_job(job_path):
 @click.option("--select", multiple=True, metavar="RULE", help="Only these rules; repeatable.")
 @click.option("--ignore", multiple=True, metavar="RULE", help="Skip these rules; repeatable.")
 @style_options
-def run_command(image, inputs, outputs, max_runtime, run_dir, keep_outputs, read_only, job_path, env, entrypoint,
-                arguments, grace, memory, pids_limit, network, gpus, fmt, output, **options):
+def run_command(image, inputs, outputs, max_runtime, run_dir, keep_outputs, instance_count, late_hosts, code, command,
+                entry, max_disk, read_only, job_path, env, entrypoint, arguments, grace, memory, pids_limit, network, gpus,
+                fmt, output, **options):
     """Run IMAGE as a local processing job under the Processing contract.
 
     Container output streams live (to stderr when the report is JSON, SARIF
@@ -421,7 +437,9 @@ def run_command(image, inputs, outputs, max_runtime, run_dir, keep_outputs, read
             env=parse_pairs(env, "--env"), entrypoint=_argv_option(entrypoint, "--entrypoint"),
             arguments=_argv_option(arguments, "--arguments"), max_runtime=max_runtime, grace=grace,
             limits=Limits(memory=memory, pids=pids_limit, network=network, read_only=read_only),
-            gpus=gpus, run_dir=run_dir, keep_outputs=keep_outputs,
+            gpus=gpus, run_dir=run_dir, keep_outputs=keep_outputs, instance_count=instance_count,
+            late_hosts=late_hosts, max_disk=_size_option(max_disk), code=code, entry=entry,
+            command=shlex.split(command) if command else None,
         )
     except PlanError as problem:
         error = error or str(problem)
@@ -431,7 +449,32 @@ def run_command(image, inputs, outputs, max_runtime, run_dir, keep_outputs, read
     streams = {"stdout": sys.stdout, "stderr": sys.stderr} if fmt == "text" or output else sys.stderr
     with _interruptible("run"):
         report = run(image, request, run_options, policy, stream=streams)
-    _finish_container_report(report, policy, fmt, output, report.result.get("status") == "Completed", options)
+    with _interrupted_exit(report):
+        _finish_container_report(report, policy, fmt, output, report.result.get("status") == "Completed",
+                                 options)
+
+
+def _size_option(text):
+    from .run.disk import parse_size
+    from .run.plan import PlanError
+
+    try:
+        return parse_size(text) if text is not None else None
+    except ValueError as error:
+        raise PlanError(f"--max-disk: {error}") from None
+
+
+@contextlib.contextmanager
+def _interrupted_exit(report):
+    """A run stopped by the first Ctrl-C reports, then exits 130 like any interrupted command."""
+    from .run.cluster import INTERRUPTED
+
+    try:
+        yield
+    except SystemExit:
+        if report.result.get("stop_reason") == INTERRUPTED:
+            sys.exit(130)
+        raise
 
 
 @cli.command("probe")
@@ -439,10 +482,15 @@ def run_command(image, inputs, outputs, max_runtime, run_dir, keep_outputs, read
 @click.option("--init", is_flag=True, help="Run with an init process, as `docker run --init` does.")
 @click.option("--read-only/--writable", "read_only", default=True, show_default=True,
               help="Read-only root filesystem (tmpfs /tmp).")
+@click.option("--input", "inputs", multiple=True, metavar="NAME=DIR",
+              help="Local data for input NAME, as for run, so the job lives long enough to be probed; repeatable.")
+@click.option("--output", "outputs", multiple=True, metavar="NAME=DIR",
+              help="Output NAME gets its folder, as for run (nothing is copied back); repeatable. "
+                   "A FILE without '=' is taken as -o/--report FILE, the old spelling.")
 @_container_options
-@_common_options
-def probe_command(image, init, read_only, job_path, env, entrypoint, arguments, grace, memory, pids_limit, network,
-                  gpus, fmt, output, **options):
+@_common_options(report=("-o", "--report"))
+def probe_command(image, init, read_only, inputs, outputs, job_path, env, entrypoint, arguments, grace, memory,
+                  pids_limit, network, gpus, fmt, output, **options):
     """Check how PID 1 of IMAGE handles the stop signals (and the GPU with --gpus)."""
     from .engine import unreadable
     from .report import Report
@@ -452,12 +500,13 @@ def probe_command(image, init, read_only, job_path, env, entrypoint, arguments, 
 
     policy = policy_from(options)
     request, error = _load_job(job_path)
+    outputs, output = _old_probe_report(outputs, output)
     try:
         probe_options = ProbeOptions(
             env=parse_pairs(env, "--env"), entrypoint=_argv_option(entrypoint, "--entrypoint"),
             arguments=_argv_option(arguments, "--arguments"), grace=grace,
             limits=Limits(memory=memory, pids=pids_limit, network=network, read_only=read_only),
-            init=init, gpus=gpus,
+            init=init, gpus=gpus, inputs=parse_pairs(inputs, "--input"), outputs=parse_pairs(outputs, "--output"),
         )
     except PlanError as problem:
         error = error or str(problem)
@@ -468,6 +517,16 @@ def probe_command(image, init, read_only, job_path, env, entrypoint, arguments, 
         report = probe(image, request, probe_options, policy)
     conclusive = not report.result.get("inconclusive") and bool(report.result)
     _finish_container_report(report, policy, fmt, output, conclusive, options)
+
+
+def _old_probe_report(outputs, report):
+    """probe's report was `--output FILE`: a value without '=' still means that, with a note."""
+    old = [value for value in outputs if "=" not in value]
+    if old and report is None:
+        click.echo(f"smlint: note: probe --output {old[-1]} is read as -o/--report {old[-1]}; "
+                   "--output now takes NAME=DIR, as for run", err=True)
+        report = old[-1]
+    return [value for value in outputs if "=" in value or report is None], report
 
 
 @cli.command("image")

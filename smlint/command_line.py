@@ -67,3 +67,40 @@ def resolve(
             parts.append((IMAGE_CMD, tuple(image_cmd)))
         case = "no override: image ENTRYPOINT + CMD, as Docker combines them"
     return Resolution(parts=tuple(parts), case=case)
+
+
+@dataclass(frozen=True)
+class SwallowedArguments:
+    """ContainerArguments handed to a `sh -c TEXT` ENTRYPOINT (SM309): the shell
+    gets `TEXT ARG1 ARG2 ...`, so ARG1 becomes `$0`, and the others reach the
+    job only through `$@`/`$1`... in TEXT."""
+
+    shell: str
+    script: str
+    arguments: tuple[str, ...]
+    script_reads_arguments: bool
+
+    @property
+    def lost(self) -> tuple[str, ...]:
+        return self.arguments if not self.script_reads_arguments else self.arguments[:1]
+
+
+def swallowed_arguments(image_entrypoint: list[str] | None, container_entrypoint: list[str] | None,
+                        container_arguments: list[str] | None) -> SwallowedArguments | None:
+    """The SM309 trap, or None. Only when the script is the ENTRYPOINT's last
+    word: `["sh", "-c", "TEXT", "name"]` already supplies `$0` itself."""
+    if container_entrypoint or not container_arguments or not image_entrypoint:
+        return None
+    from .dockerfile.shell import shell_c_script
+
+    found = shell_c_script(list(image_entrypoint))
+    if found is None or found[2] != len(image_entrypoint) - 1:
+        return None
+    script = image_entrypoint[-1]
+    return SwallowedArguments(found[0], script, tuple(container_arguments), _reads_positional(script))
+
+
+def _reads_positional(script: str) -> bool:
+    import re
+
+    return re.search(r"\$(\{)?([@*1-9]|#)", script) is not None

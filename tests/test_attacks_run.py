@@ -120,9 +120,10 @@ def test_killed_run_leaves_no_container_network_or_volume(client, image, tmp_pat
         docker_cli("network", "create", "--internal", "-o", "com.docker.network.bridge.inhibit_ipv4=true",
                    "--label", f"{LABEL}={run_id}", name)
         docker_cli("volume", "create", "--label", f"{LABEL}={run_id}", name)
-        assert len(_left(f"{LABEL}={run_id}")) == 3 and os.listdir(temp)
-        mounts = json.loads(docker_cli("inspect", "-f", "{{json .Mounts}}", f"smlint-{run_id}-job").stdout)
-        [anonymous] = [m["Name"] for m in mounts if m["Type"] == "volume"]  # the image's VOLUME
+        assert len(_left(f"{LABEL}={run_id}")) == 4 and os.listdir(temp)  # and the /opt/ml/output volume
+        mounts = json.loads(docker_cli("inspect", "-f", "{{json .Mounts}}", f"smlint-{run_id}-algo-1").stdout)
+        [anonymous] = [m["Name"] for m in mounts  # the image's VOLUME: the engine names it, not smlint
+                       if m["Type"] == "volume" and not m["Name"].startswith("smlint-")]
         [watchdog] = _watchdogs(run_id)
         process.send_signal(signum)
         assert process.wait(timeout=HUNG) == code

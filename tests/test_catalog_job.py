@@ -25,7 +25,7 @@ EXTENSIONS = {"json": "json", "yaml": "yaml", "yml": "yaml"}
 
 
 def test_every_job_rule_has_a_catalog_file():
-    assert JOB_RULES == [f"SM30{n}" for n in range(1, 9)]
+    assert JOB_RULES == [f"SM3{n:02d}" for n in range(1, 11)]
     for rule_id in JOB_RULES:
         doc = catalog.load()[rule_id]
         assert set(doc.sections()) >= {"What it does", "Why it matters for Processing", "Example", "Use instead"}

@@ -7,7 +7,7 @@ from conftest import FIXTURES
 
 from smlint.findings import Severity
 from smlint.run import checks, procfs
-from smlint.run.plan import PlanError, build_plan, parse_pairs, processing_job_config, resource_config
+from smlint.run.plan import PlanError, build_plan, parse_pairs, processing_job_config, resource_config, shard
 from smlint.run.request import load_request
 
 JOB = os.path.join(FIXTURES, "run", "processing-job.json")
@@ -67,11 +67,39 @@ def test_plan_uses_the_four_case_table(entrypoint, arguments, argv):
     assert config["ContainerEntrypoint"] == entrypoint and config["ContainerArguments"] == arguments
 
 
-def test_instance_count_above_one_is_noted():
+def test_instance_count_comes_from_the_request_unless_given():
     request = load_request(JOB)
     request["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = 2
     plan = build_plan("img", request, ["ep"], None)
-    assert plan.instance_count == 2 and "only algo-1" in plan.notes[0]
+    assert plan.instance_count == 2 and plan.hosts == ["algo-1", "algo-2"]
+    plan = build_plan("img", request, ["ep"], None, instance_count=3)
+    assert processing_job_config(plan.request)["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 3
+    assert resource_config(3, "algo-2") == {"current_host": "algo-2", "hosts": ["algo-1", "algo-2", "algo-3"]}
+
+
+@pytest.mark.parametrize("count", [0, 101, True, "2"])
+def test_instance_count_outside_the_api_range_is_refused(count):
+    with pytest.raises(PlanError, match="from 1 to 100"):
+        build_plan("img", None, ["ep"], None, instance_count=count)
+
+
+@pytest.mark.parametrize("keys, count", [([], 3), (["a"], 3), ([f"k{i:03d}" for i in range(10)], 3),
+                                         ([f"f/{i}" for i in range(100)], 7), (["b", "a", "c"], 1)])
+def test_shard_gives_each_key_to_exactly_one_host_evenly_in_key_order(keys, count):
+    shards = shard(keys, count)
+    assert len(shards) == count
+    assert [key for part in shards for key in part] == sorted(keys)  # contiguous, in key order
+    sizes = [len(part) for part in shards]
+    assert max(sizes) - min(sizes) <= 1
+
+
+def test_config_carries_a_processing_job_arn_and_pipe_inputs_are_noted():
+    request = load_request(JOB)
+    request["ProcessingInputs"][0]["S3Input"]["S3InputMode"] = "Pipe"
+    plan = build_plan("img", request, ["ep"], None)
+    assert "Pipe mode, which is not emulated" in plan.notes[0]
+    arn = processing_job_config(plan.request)["ProcessingJobArn"]
+    assert arn.startswith("arn:aws:sagemaker:") and arn.endswith(":processing-job/" + request["ProcessingJobName"].lower())
 
 
 @pytest.mark.parametrize("kwargs, reason", [

@@ -4,11 +4,12 @@ severities and policy; rule documentation lives in rules/SM30x.md."""
 from __future__ import annotations
 
 import posixpath
+import re
 import shlex
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..command_line import REQUEST_ARGUMENTS, resolve
+from ..command_line import REQUEST_ARGUMENTS, resolve, swallowed_arguments
 from ..engine import Registry
 from ..findings import Problem, Severity
 from .facts import ImageFacts
@@ -232,6 +233,86 @@ def volume_over_default_quota(subject: JobSubject) -> Iterator[Problem]:
             f"VolumeSizeInGB is {size}; the default account quota for a processing volume is "
             f"{DEFAULT_VOLUME_QUOTA_GB} GB (ResourceLimitExceeded unless the quota was raised)",
         )
+
+
+@registry.check("SM309")
+def arguments_ignored_by_shell_entrypoint(subject: JobSubject) -> Iterator[Problem]:
+    facts = subject.facts
+    if facts is None:
+        return
+    arguments = _app(subject, "ContainerArguments")
+    swallowed = swallowed_arguments(facts.entrypoint, _app(subject, "ContainerEntrypoint"), arguments)
+    if swallowed is None:
+        return
+    yield subject.problem("/AppSpecification/ContainerArguments", swallowed_message(facts.described, swallowed),
+                          data={"lost": list(swallowed.lost), "script": swallowed.script})
+
+
+def swallowed_message(described: str, swallowed) -> str:
+    """One wording for `job`, `explain` and `run`."""
+    first = swallowed.arguments[0]
+    rest = ("the others reach it only through \"$@\" in the script" if not swallowed.script_reads_arguments
+            else "the others reach the script's positional parameters")
+    return (f"{described} has a shell-form ENTRYPOINT ({swallowed.shell} -c {swallowed.script[:80]!r}): "
+            f"ContainerArguments become the shell's $0 and parameters, not the job's: {first!r} is lost as $0 and "
+            f"{rest}; lost: {shlex.join(swallowed.lost)}. Use an exec-form ENTRYPOINT, or set ContainerEntrypoint")
+
+
+@registry.check("SM310")
+def entrypoint_file_not_provided(subject: JobSubject) -> Iterator[Problem]:
+    entrypoint = _app(subject, "ContainerEntrypoint")
+    if not entrypoint:
+        return
+    inputs = [local.normal.rstrip("/") for local in local_paths(subject.data) if local.side == "input"]
+    for index, program in entrypoint_programs(entrypoint):
+        path = posixpath.normpath(program)
+        if not is_below_processing(path) or any(path == d or path.startswith(d + "/") for d in inputs):
+            continue
+        where = ("no ProcessingInputs" if not inputs else
+                 "no input's LocalPath (" + ", ".join(inputs[:5]) + ")")
+        yield subject.problem(
+            f"/AppSpecification/ContainerEntrypoint/{index}",
+            f"ContainerEntrypoint runs {program!r}, below {PROCESSING_ROOT}/ but under {where}: nothing puts that "
+            "file there (outputs start empty), so the job fails at start. Add the code input (ScriptProcessor's "
+            "`code`) with a LocalPath that holds it",
+            data={"program": program},
+        )
+
+
+# Interpreters whose first non-option operand is the program file they run.
+INTERPRETERS = re.compile(r"(python[0-9.]*|pypy[0-9.]*|Rscript|perl|ruby|node|sh|bash|dash|ash|zsh|ksh)")
+# Options after which the interpreter runs no file (`python3 -m pkg`, `python3 -c CODE`).
+_NO_FILE_OPTIONS = ("-m", "-c", "-e", "--command")
+
+
+def entrypoint_programs(entrypoint: list[str]) -> list[tuple[int, str]]:
+    """(index in ContainerEntrypoint, program) of what actually runs: the first
+    element, an interpreter's script operand, the first command of a `-c`
+    script. Option values are never programs."""
+    from ..dockerfile.shell import parse_script, program_name, shell_c_script, strip_wrappers, top_level
+
+    found = [(0, entrypoint[0])]
+    shell = shell_c_script(entrypoint)
+    if shell is not None:
+        commands = top_level(parse_script(entrypoint[shell[2]]))
+        words = strip_wrappers(commands[0].words) if commands else []
+        if words:
+            found.append((shell[2], words[0]))
+            found.extend((shell[2], p) for _, p in _script_operand(words, program_name))
+        return found
+    return found + _script_operand(entrypoint, program_name)
+
+
+def _script_operand(argv: list[str], program_name) -> list[tuple[int, str]]:
+    if not INTERPRETERS.fullmatch(program_name(argv[0])):
+        return []
+    for index in range(1, len(argv)):
+        word = argv[index]
+        if word in _NO_FILE_OPTIONS or (word.startswith("-c") and program_name(argv[0]) != "Rscript"):
+            return []
+        if not word.startswith("-"):
+            return [(index, word)]
+    return []
 
 
 __all__ = ["registry", "JobSubject", "local_paths", "pointer_join"]

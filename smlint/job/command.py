@@ -8,7 +8,7 @@ import shlex
 import sys
 from dataclasses import dataclass
 
-from ..command_line import resolve
+from ..command_line import resolve, swallowed_arguments
 from ..config import Policy
 from ..engine import Finding, Registry, run_checks, unreadable
 from ..inputs import MAX_DOCKERFILE_BYTES, InputError, read_bounded
@@ -16,7 +16,7 @@ from ..report import Report
 from .facts import ImageFacts, facts_from_dockerfile, facts_from_image
 from .source import MAX_BYTES, Request, RequestError, parse_request, read_request
 
-IMAGE_RULES = ("SM305", "SM306", "SM307")
+IMAGE_RULES = ("SM305", "SM306", "SM307", "SM309")
 STDIN = "-"
 
 
@@ -163,6 +163,10 @@ def explain(path: str, source: ImageSource, policy: Policy | None = None) -> Rep
         "image_config_known": facts.config_known if facts else None,
     }
     report.summary_lines.extend(_explain_lines(resolution, facts, described, entrypoint))
+    swallowed = swallowed_arguments(facts.entrypoint, entrypoint, arguments) if facts else None
+    if swallowed is not None:
+        report.result["lost_arguments"] = list(swallowed.lost)
+        report.summary_lines.append(_swallowed_line(swallowed))
     report.findings.extend(run_checks(_image_rules(), JobSubject(request, facts), shown, policy))
     return report
 
@@ -186,6 +190,16 @@ def _image_rules() -> Registry:
     subset = Registry()
     subset.checks = {rule_id: registry.checks[rule_id] for rule_id in IMAGE_RULES}
     return subset
+
+
+def _swallowed_line(swallowed) -> str:
+    """Show the shell's view: which argument lands in $0 and which reach the job."""
+    dollar0, parameters = swallowed.arguments[0], swallowed.arguments[1:]
+    reach = ("reach the script as $1..." if swallowed.script_reads_arguments
+             else "are never read: the script does not use \"$@\"")
+    shown = f"{shlex.join(parameters)} {reach}" if parameters else "no other argument"
+    return (f"the ENTRYPOINT is a shell script ({swallowed.shell} -c), so {dollar0!r} becomes $0 "
+            f"and is lost; {shown}. Lost: {shlex.join(swallowed.lost)} (SM309)")
 
 
 def _explain_lines(resolution, facts: ImageFacts | None, described: str, entrypoint) -> list[str]:

@@ -16,6 +16,8 @@ PROCESSING_ROOT = "/opt/ml/processing/"
 CONFIG_DIR = "/opt/ml/config"
 OUTPUT_DIR = "/opt/ml/output"  # where the container writes `message`
 HOST_NAME = "algo-1"
+MAX_INSTANCES = 100  # ClusterConfig.InstanceCount's API maximum
+SHARDED = "ShardedByS3Key"
 DEFAULT_INSTANCE_TYPE = "ml.m5.xlarge"
 # CreateProcessingJob's default when StoppingCondition is absent (1 day).
 DEFAULT_MAX_RUNTIME = 86400
@@ -30,6 +32,13 @@ class Input:
     name: str
     local_path: str  # in the container
     host_dir: str | None  # None: no local data given, an empty directory is mounted
+    distribution: str = "FullyReplicated"  # or ShardedByS3Key
+    mode: str = "File"  # Pipe is not emulated: the files are mounted as for File
+    single_file: bool = False  # host_dir is one file, mounted inside LocalPath (--code FILE)
+
+    @property
+    def sharded(self) -> bool:
+        return self.distribution == SHARDED
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,20 @@ class Output:
     name: str
     local_path: str
     destination: str | None  # --output DIR, else the run folder
+
+
+CODE_INPUT = "code"
+CODE_PATH = PROCESSING_ROOT + "input/code"  # where ScriptProcessor mounts its `code` input
+
+
+@dataclass(frozen=True)
+class Code:
+    """--code PATH [--entry SCRIPT] --command WORDS, as ScriptProcessor sets a job up."""
+
+    path: str  # a script, or a source folder
+    script: str  # the file to run, relative to the code folder
+    command: tuple[str, ...] = ("python3",)
+    single_file: bool = False
 
 
 @dataclass
@@ -54,6 +77,10 @@ class RunPlan:
     @property
     def argv(self) -> list[str]:
         return self.resolution.argv
+
+    @property
+    def hosts(self) -> list[str]:
+        return host_names(self.instance_count)
 
 
 def parse_pairs(values, what: str) -> dict[str, str]:
@@ -96,6 +123,8 @@ def build_plan(
     entrypoint: list[str] | None = None,
     arguments: list[str] | None = None,
     max_runtime: int | None = None,
+    instance_count: int | None = None,
+    code: Code | None = None,
 ) -> RunPlan:
     """The job to run. Command-line values override the request's."""
     from .request import check_request  # refuses a request of the wrong shape (SM001)
@@ -106,8 +135,10 @@ def build_plan(
         check_request({"StoppingCondition": {"MaxRuntimeInSeconds": max_runtime}}, "--max-runtime")
     inputs, outputs = dict(inputs or {}), dict(outputs or {})
     request = copy.deepcopy(request) if request else _request_from_options(image, inputs, outputs)
+    if code is not None:
+        entrypoint = _add_code(request, inputs, code)
     app = request.get("AppSpecification") or {}
-    plan_inputs = _plan_inputs(request, inputs)
+    plan_inputs = _plan_inputs(request, inputs, code)
     plan_outputs = _plan_outputs(request, outputs)
     environment = {str(k): str(v) for k, v in (request.get("Environment") or {}).items()}
     environment.update(env or {})
@@ -127,29 +158,48 @@ def build_plan(
     if env:
         request["Environment"] = environment
 
+    notes = [f"input {item.name!r} uses Pipe mode, which is not emulated: its files are mounted as in File mode"
+             for item in plan_inputs if item.mode == "Pipe"]
+    return RunPlan(image=image, request=request, inputs=plan_inputs, outputs=plan_outputs, environment=environment,
+                   resolution=resolution, max_runtime=_max_runtime(request, max_runtime),
+                   instance_count=_instance_count(request, instance_count), notes=notes)
+
+
+def _max_runtime(request: dict, given: int | None) -> int:
     stopping = request.get("StoppingCondition") or {}
-    runtime = max_runtime or stopping.get("MaxRuntimeInSeconds") or DEFAULT_MAX_RUNTIME
+    runtime = given or stopping.get("MaxRuntimeInSeconds") or DEFAULT_MAX_RUNTIME
     if not isinstance(runtime, int) or runtime < 1:
         raise PlanError(f"MaxRuntimeInSeconds must be a positive integer, not {runtime!r}")
-    cluster = (request.get("ProcessingResources") or {}).get("ClusterConfig") or {}
-    count = cluster.get("InstanceCount") or 1
-    notes = []
-    if isinstance(count, int) and count > 1:
-        notes.append(
-            f"InstanceCount is {count}: only {HOST_NAME} was run (multi-host runs are not emulated); "
-            f"resourceconfig.json still lists all {count} hosts"
-        )
-    return RunPlan(
-        image=image,
-        request=request,
-        inputs=plan_inputs,
-        outputs=plan_outputs,
-        environment=environment,
-        resolution=resolution,
-        max_runtime=runtime,
-        instance_count=count if isinstance(count, int) and count >= 1 else 1,
-        notes=notes,
-    )
+    return runtime
+
+
+def _instance_count(request: dict, given: int | None) -> int:
+    """--instance-count, else the request's InstanceCount (1..100); the
+    config file then shows the count that runs."""
+    cluster = request.setdefault("ProcessingResources", {}).setdefault("ClusterConfig", {})
+    count = given if given is not None else cluster.get("InstanceCount", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_INSTANCES:
+        raise PlanError(f"InstanceCount must be an integer from 1 to {MAX_INSTANCES}, not {count!r}")
+    cluster["InstanceCount"] = count
+    return count
+
+
+def host_names(count: int) -> list[str]:
+    return [f"algo-{i}" for i in range(1, count + 1)]
+
+
+def shard(keys: list[str], count: int) -> list[list[str]]:
+    """ShardedByS3Key, emulated: keys in sorted order, cut into `count`
+    contiguous runs whose sizes differ by at most one; each key goes to
+    exactly one host (the service's own split is unverified)."""
+    ordered = sorted(keys)
+    size, extra = divmod(len(ordered), count)
+    shards, start = [], 0
+    for index in range(count):
+        end = start + size + (1 if index < extra else 0)
+        shards.append(ordered[start:end])
+        start = end
+    return shards
 
 
 def _request_from_options(image: str, inputs: dict[str, str], outputs: dict[str, str]) -> dict:
@@ -194,7 +244,23 @@ def _request_from_options(image: str, inputs: dict[str, str], outputs: dict[str,
     }
 
 
-def _plan_inputs(request: dict, given: dict[str, str]) -> list[Input]:
+def _add_code(request: dict, inputs: dict[str, str], code: Code) -> list[str]:
+    """The `code` input (kept where the request already declares it) and the
+    entrypoint that runs the script from it."""
+    local = next((_input_local_path(item) for item in request.get("ProcessingInputs") or []
+                  if item.get("InputName") == CODE_INPUT and _input_local_path(item)), None)
+    if local is None:
+        local = CODE_PATH
+        request.setdefault("ProcessingInputs", []).append({
+            "InputName": CODE_INPUT, "AppManaged": False,
+            "S3Input": {"S3Uri": "s3://smlint-local/code", "LocalPath": local, "S3DataType": "S3Prefix",
+                        "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated",
+                        "S3CompressionType": "None"}})
+    inputs[CODE_INPUT] = code.path
+    return [*code.command, f"{local.rstrip('/')}/{code.script}"]
+
+
+def _plan_inputs(request: dict, given: dict[str, str], code: Code | None = None) -> list[Input]:
     planned, seen = [], set()
     for item in request.get("ProcessingInputs") or []:
         name = item.get("InputName")
@@ -203,7 +269,10 @@ def _plan_inputs(request: dict, given: dict[str, str]) -> list[Input]:
             continue  # AppManaged inputs without a LocalPath: nothing to mount
         if not _under_processing(path):
             raise PlanError(f"input {name!r}: LocalPath {path!r} is not below {PROCESSING_ROOT} (SM302)")
-        planned.append(Input(name, path.rstrip("/"), given.get(name)))
+        s3 = item.get("S3Input") if isinstance(item.get("S3Input"), dict) else {}
+        planned.append(Input(name, path.rstrip("/"), given.get(name),
+                             s3.get("S3DataDistributionType") or "FullyReplicated", s3.get("S3InputMode") or "File",
+                             single_file=bool(code and code.single_file and name == CODE_INPUT)))
         seen.add(name)
     unknown = sorted(set(given) - seen)
     if unknown:
@@ -241,6 +310,8 @@ def processing_job_config(request: dict) -> dict:
     absent AppSpecification fields, KmsKeyId and VolumeKmsKeyId, and every
     S3Input given `"S3DownloadMode": "StartOfJob"` (contract section 3)."""
     config = copy.deepcopy(request)
+    name = config.get("ProcessingJobName") or "smlint-local"
+    config.setdefault("ProcessingJobArn", f"arn:aws:sagemaker:us-east-1:000000000000:processing-job/{name}".lower())
     app = config.setdefault("AppSpecification", {})
     for key in _APP_FIELDS:
         app.setdefault(key, None)
@@ -254,6 +325,6 @@ def processing_job_config(request: dict) -> dict:
     return config
 
 
-def resource_config(instance_count: int = 1) -> dict:
-    """`/opt/ml/config/resourceconfig.json`."""
-    return {"current_host": HOST_NAME, "hosts": [f"algo-{i}" for i in range(1, instance_count + 1)]}
+def resource_config(instance_count: int = 1, current_host: str = HOST_NAME) -> dict:
+    """`/opt/ml/config/resourceconfig.json` as host `current_host` sees it."""
+    return {"current_host": current_host, "hosts": host_names(instance_count)}

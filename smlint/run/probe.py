@@ -19,7 +19,7 @@ from ..report import Report
 from . import checks, procfs
 from .plan import PlanError, build_plan
 from .relay import LogPump
-from .runner import Waiter, prepare_mounts
+from .runner import Waiter, check_input_dirs, prepare_mounts
 from .sandbox import EngineError, Limits, Session, connect, gpu_request, image_config, nvidia_runtime
 
 POLL = 0.05
@@ -36,6 +36,8 @@ class ProbeOptions:
     limits: Limits = field(default_factory=lambda: Limits(read_only=True))
     init: bool = False  # mirror `docker run --init`
     gpus: bool = False
+    inputs: dict[str, str] = field(default_factory=dict)  # as for run: the job finds its data
+    outputs: dict[str, str] = field(default_factory=dict)  # the output folders exist; nothing is copied back
 
 
 @dataclass
@@ -58,7 +60,9 @@ def probe(image: str, request: dict | None, options: ProbeOptions, policy: Polic
         client = client or connect()
         config = image_config(client, image)
         plan = build_plan(image, request, config.get("Entrypoint"), config.get("Cmd"), env=options.env,
-                          entrypoint=options.entrypoint, arguments=options.arguments)
+                          entrypoint=options.entrypoint, arguments=options.arguments,
+                          inputs=options.inputs, outputs=options.outputs)
+        check_input_dirs(plan)
         outcome, facts = _probe(client, plan, options, policy)
     except (PlanError, EngineError) as error:
         report.findings.append(unreadable(image, str(error)))
@@ -98,6 +102,8 @@ def _probe(client, plan, options: ProbeOptions, policy: Policy):
         facts["source"] = first.source
         facts["masks"] = {name: r.masks.as_dict() for name, r in readings.items()}
         outcome.trials = _signal_trials(containers, waiters, readings, grace)
+        for pump in pumps.values():  # ends the relay threads (a caller's later fork needs one thread)
+            pump.finish(1)
         _gpu(client, session, plan, options, outcome)
     return outcome, facts
 
@@ -244,7 +250,8 @@ def _inconclusive(reason: str, waiters, pumps) -> str:
     code = next(iter(codes.values()), None)
     tail = next((pump.finish(1) for pump in pumps.values()), [])
     last = " | ".join(tail[-5:]) if tail else "(no output)"
-    return f"{reason} (exit code {code}); last output: {last}"
+    return (f"{reason} (exit code {code}); last output: {last}. If the job needs its data, give it "
+            "--job and --input/--output NAME=DIR as for run, so it lives long enough to be probed")
 
 
 def _gpu(client, session: Session, plan, options: ProbeOptions, outcome: checks.ProbeOutcome) -> None:
