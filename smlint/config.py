@@ -96,7 +96,10 @@ class Policy:
 
 
 def _glob_match(path: str, pattern: str) -> bool:
-    candidates = {path, path.lstrip("./"), os.path.basename(path)}
+    relative = path
+    while relative.startswith("./"):  # a prefix, not the characters '.' and '/'
+        relative = relative[2:]
+    candidates = {path, relative, os.path.basename(path)}
     return any(fnmatch.fnmatchcase(c, pattern) or fnmatch.fnmatchcase(c, pattern.replace("**/", "")) for c in candidates)
 
 

@@ -45,6 +45,11 @@ class Suppression:
     reason: str = ""
     used: set[str] = field(default_factory=set)
 
+    def scope(self) -> str:
+        if self.lines is None:
+            return "this file"
+        return "the next instruction" if self.lines else "the end of the file (no instruction follows)"
+
     def covers(self, finding: Finding) -> bool:
         if finding.rule_id not in self.rule_ids:
             return False
@@ -93,6 +98,8 @@ def _raw_findings(registry: Registry, subject: object, path: str, policy: Policy
         try:
             problems = list(check(subject))
         except Exception as error:  # a rule's bug must not end the run: SM003
+            if not policy.enabled("SM003", path):
+                continue
             where = traceback.extract_tb(error.__traceback__)[-1]
             yield make_finding(
                 "SM003",
@@ -124,7 +131,7 @@ def apply_suppressions(
     if policy.warn_unused_ignores and policy.enabled("SM002", path):
         for suppression in suppressions:
             for rule_id in sorted(suppression.rule_ids - suppression.used):
-                scope = "this file" if suppression.lines is None else "the next instruction"
+                scope = suppression.scope()
                 kept.append(
                     make_finding(
                         "SM002",

@@ -238,6 +238,34 @@ def test_per_path_ignores():
     assert policy.enabled("SM002", "src/x/Dockerfile")
 
 
+def test_per_path_ignores_take_a_dot_slash_prefix_off_not_characters():
+    policy = build_policy({"per-path-ignores": {".devcontainer/**": ["SM101"], "odd/*": ["SM111"]}})
+    assert not policy.enabled("SM101", "./.devcontainer/Dockerfile")
+    assert not policy.enabled("SM101", "././.devcontainer/Dockerfile")
+    assert not policy.enabled("SM101", ".devcontainer/Dockerfile")
+    assert policy.enabled("SM101", "./devcontainer/Dockerfile")
+    # lstrip("./") would have made "./.odd/x" match "odd/*"
+    assert policy.enabled("SM111", "./.odd/Dockerfile")
+    assert not policy.enabled("SM111", "./odd/Dockerfile")
+
+
+def test_ignoring_sm003_silences_a_crashing_rule():
+    from smlint.engine import Registry, run_checks
+
+    registry = Registry()
+
+    @registry.check("SM101")
+    def crashes(subject):
+        raise ZeroDivisionError("boom")
+
+    crashed = run_checks(registry, object(), "Dockerfile", build_policy({}))
+    assert [f.rule_id for f in crashed] == ["SM003"] and "rule SM101 crashed" in crashed[0].message
+    assert run_checks(registry, object(), "Dockerfile", build_policy({"ignore": ["SM003"]})) == []
+    per_path = build_policy({"per-path-ignores": {"legacy/*": ["rule-crashed"]}})
+    assert run_checks(registry, object(), "legacy/Dockerfile", per_path) == []
+    assert [f.rule_id for f in run_checks(registry, object(), "Dockerfile", per_path)] == ["SM003"]
+
+
 def test_severity_override_reaches_the_finding():
     policy = build_policy({"severity": {"rule-crashed": "info"}})
     finding = make_finding("SM003", "Dockerfile", Problem("boom"), policy)
