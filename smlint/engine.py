@@ -56,8 +56,20 @@ class Suppression:
         return self.lines is None or finding.line in self.lines
 
 
+class MissingRuleDoc(LookupError):
+    """A check fired for a rule without a catalog file: a bug in smlint itself."""
+
+
+def rule_doc(rule_id: str) -> catalog.RuleDoc:
+    try:
+        return catalog.load()[rule_id]
+    except KeyError:
+        raise MissingRuleDoc(f"rule {rule_id} has a check but no catalog file rules/{rule_id}.md "
+                             "(scripts/new-rule writes one)") from None
+
+
 def make_finding(rule_id: str, path: str, problem: Problem, policy: Policy | None = None) -> Finding:
-    doc = catalog.load()[rule_id]
+    doc = rule_doc(rule_id)
     default = problem.severity or doc.severity
     severity = policy.severity(rule_id, default) if policy else default
     return Finding(
