@@ -117,7 +117,7 @@ large-image-size = "5GiB"
     assert policy.fail_on == Severity.ERROR
     assert policy.warn_unused_ignores is True
     assert policy.build_args == {"PYTHON": "3.12"}
-    assert policy.large_image_size == 5 * 1024**3
+    assert policy.option("large-image-size") == 5 * 1024**3
 
 
 def test_empty_yaml_file_is_the_defaults(tmp_path):

@@ -44,3 +44,38 @@ def test_a_check_without_a_catalog_file_is_a_clear_error():
 
     with pytest.raises(MissingRuleDoc, match=r"rule SM999 has a check but no catalog file rules/SM999\.md"):
         run_checks(registry, object(), "Dockerfile", build_policy({}))
+
+
+# ------------------------------------------------------------- rule options
+
+
+def test_every_declared_option_has_a_known_kind_and_a_valid_default():
+    from smlint.config import OPTION_KINDS, Policy
+
+    declared = catalog.options()
+    assert "large-image-size" in declared and declared["large-image-size"].rule_id == "SM241"
+    for name, option in declared.items():
+        assert option.kind in OPTION_KINDS, f"{option.rule_id}: option {name} has an unknown kind {option.kind!r}"
+        assert Policy().option(name) is not None
+    assert Policy().option("large-image-size") == 10 * 1024**3
+
+
+def test_config_validation_reads_the_option_declarations(tmp_path):
+    from smlint.config import ConfigError, read_file, schema
+
+    assert "large-image-size" in schema()["properties"]
+    good = tmp_path / ".smlint.yaml"
+    good.write_text("large-image-size: 2GiB\n")
+    assert read_file(str(good)) == {"large-image-size": "2GiB"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("large-image-sise: 2GiB\n")
+    with pytest.raises(ConfigError, match="unknown key.*large-image-size"):
+        read_file(str(bad))
+
+
+def test_smlint_rule_shows_the_rule_options():
+    from smlint.docs import show_rule
+
+    shown = show_rule("SM241")
+    assert "option large-image-size (size, default 10GiB): " in shown
+    assert "option " not in show_rule("SM101")
