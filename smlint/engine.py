@@ -8,7 +8,6 @@ a crash. Nothing else decides what is reported.
 """
 from __future__ import annotations
 
-import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -112,6 +111,8 @@ def _raw_findings(registry: Registry, subject: object, path: str, policy: Policy
         except Exception as error:  # a rule's bug must not end the run: SM003
             if not policy.enabled("SM003", path):
                 continue
+            import traceback  # only here: it pulls in linecache, tokenize and textwrap
+
             where = traceback.extract_tb(error.__traceback__)[-1]
             yield make_finding(
                 "SM003",
