@@ -54,9 +54,7 @@ def measure(path: str, rounds: int, cwd: str) -> tuple[float, float]:
 
 
 def imports(path: str, cwd: str, top: int = 30) -> None:
-    command = [sys.executable, "-X", "importtime", *smlint_command(path)[1:]]
-    if command[2] != "-m":
-        command = [sys.executable, "-X", "importtime", "-m", "smlint", "lint", path]
+    command = [sys.executable, "-X", "importtime", "-m", "smlint", "lint", path]
     result = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
     rows = []
     for line in result.stderr.splitlines():
