@@ -90,16 +90,10 @@ def unreadable(path: str, reason: str, span: Span | None = None) -> Finding:
     return make_finding("SM001", path, Problem(reason, span))
 
 
-def run_checks(
-    registry: Registry,
-    subject: object,
-    path: str,
-    policy: Policy,
-    suppressions: Iterable[Suppression] = (),
-) -> list[Finding]:
-    """Every enabled check of `registry` on `subject`, after policy and suppressions."""
-    findings = list(_raw_findings(registry, subject, path, policy))
-    return apply_suppressions(findings, list(suppressions), path, policy)
+def run_checks(registry: Registry, subject: object, path: str, policy: Policy) -> list[Finding]:
+    """Every enabled check of `registry` on `subject`, after the policy (suppressions
+    are the caller's: only Dockerfiles hold them, see apply_suppressions)."""
+    return list(_raw_findings(registry, subject, path, policy))
 
 
 def _raw_findings(registry: Registry, subject: object, path: str, policy: Policy) -> Iterator[Finding]:

@@ -72,11 +72,6 @@ def argument_words(instruction: Instruction) -> list[str]:
     return shell_words(instruction.args)
 
 
-def first_line_span(instruction: Instruction, lines: list[str]) -> Span:
-    text = lines[instruction.line - 1] if instruction.line <= len(lines) else ""
-    return Span(instruction.line, instruction.column, instruction.line, len(text) + 1)
-
-
 def under(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 

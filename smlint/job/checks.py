@@ -8,7 +8,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..command_line import REQUEST_ARGUMENTS, resolve
+from ..container_command import resolve
 from ..engine import Registry
 from ..findings import Problem, Severity
 from .facts import ImageFacts
@@ -163,9 +163,7 @@ def arguments_become_executable(subject: JobSubject) -> Iterator[Problem]:
     pointer = "/AppSpecification/ContainerArguments"
     if facts.entrypoint:
         return
-    resolution = resolve(facts.entrypoint, facts.cmd, None, arguments)
-    if resolution.executable_source != REQUEST_ARGUMENTS:  # pragma: no cover - guarded above
-        return
+    resolution = resolve(facts.entrypoint, facts.cmd, None, arguments)  # no ENTRYPOINT: arguments[0] runs
     if not facts.config_known:
         yield subject.problem(
             pointer,

@@ -8,7 +8,7 @@ import shlex
 import sys
 from dataclasses import dataclass
 
-from ..command_line import resolve
+from ..container_command import resolve
 from ..config import Policy
 from ..engine import Finding, Registry, run_checks, unreadable
 from ..inputs import MAX_DOCKERFILE_BYTES, InputError, read_bounded
