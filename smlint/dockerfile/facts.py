@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterator
 
+from ..argv import DEFAULT_PATH
+from ..argv import INITS as INIT_WRAPPERS  # programs that start the real command and pass signals through
 from ..findings import Span
 from .model import Dockerfile, Stage, Step, expand
 from .parser import Heredoc, Instruction, shell_words
 from .shell import SHELLS, SimpleCommand, parse_script, program_name, shebang_shell, shell_c_script, strip_wrappers
 
-# Programs that start the real command and pass signals/exit codes through.
-INIT_WRAPPERS = frozenset({"tini", "tini-static", "dumb-init", "catatonit", "docker-init", "s6-svscan"})
 USER_SWITCHERS = frozenset({"gosu", "su-exec", "setpriv", "chpst"})
 
 
@@ -152,7 +152,6 @@ def pid1_script(stage: Stage) -> Pid1Script | None:
     return Pid1Script(argv[index], owner, shell, options, shell_is_pid1=start == 0)
 
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SCRIPT_LIMIT = 1_000_000  # bytes of a build-context script that are read
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..container_command import resolve
+from ..contract import PROCESSING as PROCESSING_ROOT
 from ..engine import Registry
 from ..findings import Problem, Severity
 from .facts import ImageFacts
@@ -16,7 +17,6 @@ from .source import Request, pointer_join
 
 registry = Registry()
 
-PROCESSING_ROOT = "/opt/ml/processing"
 DEFAULT_VOLUME_QUOTA_GB = 1024
 # GPU families of the processing instance-type enum (contract section 5).
 GPU_PREFIXES = ("ml.p", "ml.g")
