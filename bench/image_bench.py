@@ -9,14 +9,30 @@ cold cache and a warm one, and peak RSS of each smlint run.
   python bench/image_bench.py [--image NAME] [--rebuild]
 
 Needs root (debootstrap), a Docker engine and the Debian mirror.
+
+  python bench/image_bench.py --archive
+
+needs neither: it crafts a `docker save`-style archive (about 0.85 GB, 8
+layers, 40,000 small files and 4 x 200 MB of random data) and its gzip, and
+times `sha256sum` of the archive (reading and hashing every byte once: what
+verifying the layers must cost at least) against `smlint image` cold, warm
+(every layer hashed again, not walked) and --no-cache.
+
+  python bench/image_bench.py --bounds
+
+prints seconds and peak RSS of `smlint image` on the hostile inputs of issue
+11: a 4.9M-entry layer, a layer listed three times, an image just under the
+entry bound with long paths, a 1,100-level tree (docs/image.md, "Bounds").
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 
@@ -72,12 +88,120 @@ def measure(command: list[str], env=None) -> tuple[float, float]:
     return float(out[0]), int(out[1]) / 1024
 
 
+def smlint_command(*args: str) -> list[str]:
+    return [os.path.join(os.path.dirname(sys.executable), "smlint"), "image", "--fail-on", "never", *args]
+
+
+def measure_report(ref: str, cache: str, *options: str) -> tuple[float, float, int, str]:
+    """(seconds, peak RSS MB, exit code, the SM001 reason or summary line) of one cold-cache scan."""
+    probe = (
+        "import resource,subprocess,sys,time;"
+        "t=time.perf_counter();r=subprocess.run(sys.argv[1:],capture_output=True,text=True);"
+        "print(time.perf_counter()-t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, r.returncode);"
+        "print(r.stdout)"
+    )
+    env = {**os.environ, "XDG_CACHE_HOME": cache}
+    shutil.rmtree(cache, ignore_errors=True)
+    out = subprocess.run([sys.executable, "-c", probe, *smlint_command(ref, "-f", "json", *options)],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    head, _, body = out.partition("\n")
+    seconds, rss, code = head.split()
+    import json
+
+    report = json.loads(body)
+    errors = [f["message"] for f in report["findings"] if f["rule"] == "SM001"]
+    images = report.get("result", {}).get("images") or [{}]
+    what = errors[0][-110:] if errors else f"{images[0].get('files', 0):,} entries, no SM001"
+    return float(seconds), int(rss) / 1024, int(code), what
+
+
+def bounds(work: str) -> None:
+    sys.path.insert(0, os.path.join(ROOT, "fixtures", "images"))
+    from archives import docker_archive, docker_archive_of_files, layer_tar, many_entries_layer
+
+    cache = os.path.join(work, "cache")
+    deep = [("/".join(["d"] * n), None) for n in range(1, 1101)]
+    cases = {
+        "4,900,000 entries in one layer": ([4_900_000], 1, ""),
+        "400,000 entries, the layer listed 3 times": ([400_000], 3, ""),
+        "990,000 entries, 92-byte paths (under both bounds)": ([990_000], 1, "p" * 78 + "/"),
+        "300,000 entries, the layer listed 3 times (under)": ([300_000], 3, ""),
+    }
+    print(f"{'input':52} {'seconds':>8} {'peak RSS':>9}  exit  result")
+    for name, (counts, copies, stem) in cases.items():
+        layer = os.path.join(work, "layer.tar")
+        diff_id = many_entries_layer(layer, counts[0], stem=stem)
+        archive = docker_archive_of_files(os.path.join(work, "image.tar"), [layer] * copies, [diff_id] * copies,
+                                          {"Entrypoint": ["/x"]})
+        os.unlink(layer)
+        seconds, rss, code, what = measure_report("docker-archive:" + archive, cache)
+        os.unlink(archive)
+        print(f"{name:52} {seconds:8.1f} {rss:7.0f} MB  {code:4}  {what}")
+    archive = docker_archive(os.path.join(work, "deep.tar"), [layer_tar(deep), layer_tar([(".wh.d", b"")])],
+                             {"Entrypoint": ["/x"]})
+    seconds, rss, code, what = measure_report("docker-archive:" + archive, cache)
+    print(f"{'1,100-level tree, whited out by layer 2':52} {seconds:8.1f} {rss:7.0f} MB  {code:4}  {what}")
+
+
+def archive_costs(work: str, repeat: int) -> None:
+    sys.path.insert(0, os.path.join(ROOT, "fixtures", "images"))
+    from archives import docker_archive_of_files, layer_tar, sha256
+
+    layers, diff_ids = [], []
+    for n in range(4):
+        data = layer_tar([(f"srv/pad{n}/f{i:05d}.txt", str(i).encode() * (n + 1) * 50) for i in range(10_000)])
+        layers.append(os.path.join(work, f"small{n}.tar"))
+        diff_ids.append(sha256(data))
+        with open(layers[-1], "wb") as handle:
+            handle.write(data)
+    for n in range(4):
+        blob = os.path.join(work, f"blob{n}.bin")
+        with open(blob, "wb") as handle:
+            for _ in range(200):
+                handle.write(os.urandom(1 << 20))
+        layers.append(os.path.join(work, f"big{n}.tar"))
+        with tarfile.open(layers[-1], "w") as tar:
+            tar.add(blob, arcname=f"srv/blob{n}.bin")
+        os.unlink(blob)
+        with open(layers[-1], "rb") as handle:
+            diff_ids.append("sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
+                            if hasattr(hashlib, "file_digest") else sha256(handle.read()))
+    archive = docker_archive_of_files(os.path.join(work, "image.tar"), layers, diff_ids, {"Entrypoint": ["/x"]})
+    subprocess.run(["sh", "-c", f"gzip -1 -c {archive} > {archive}.gz"], check=True)
+    cache = os.path.join(work, "cache")
+    env = {**os.environ, "XDG_CACHE_HOME": cache}
+    print(f"archive: {os.path.getsize(archive) / 1e9:.2f} GB, 8 layers, 40,000 files; best of {repeat}")
+    for ref in (archive, archive + ".gz"):
+        smlint = smlint_command("docker-archive:" + ref)
+        rows = {"sha256sum ARCHIVE": [], "smlint cold": [], "smlint warm": [], "smlint --no-cache": []}
+        for _ in range(repeat):
+            rows["sha256sum ARCHIVE"].append(measure(["sh", "-c", f"sha256sum {ref} > /dev/null"]))
+            shutil.rmtree(cache, ignore_errors=True)
+            rows["smlint cold"].append(measure(smlint, env))
+            rows["smlint warm"].append(measure(smlint, env))
+            rows["smlint --no-cache"].append(measure(smlint + ["--no-cache"], env))
+        base = min(rows["sha256sum ARCHIVE"])[0]
+        print(os.path.basename(ref))
+        for name, values in rows.items():
+            seconds, rss = min(values)
+            print(f"  {name:18} {seconds:7.2f} s  peak RSS {rss:6.1f} MB  {seconds / base:.2f}x sha256sum")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image", default=IMAGE)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--archive", action="store_true", help="archive verification costs (no engine needed)")
+    parser.add_argument("--bounds", action="store_true", help="hostile inputs: seconds and peak RSS")
     args = parser.parse_args()
+    if args.archive or args.bounds:
+        work = tempfile.mkdtemp(prefix="smlint-bench-")
+        try:
+            archive_costs(work, args.repeat) if args.archive else bounds(work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     if args.rebuild or not image_exists(args.image):
         build(args.image)
     size = int(subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", args.image],

@@ -440,13 +440,15 @@ def probe_command(image, init, read_only, job_path, env, entrypoint, arguments, 
               help="The Dockerfile the image was built from: findings point at its lines where that can be known.")
 @click.option("--no-cache", is_flag=True, default=False,
               help="Read every layer; do not use or fill the layer cache ($XDG_CACHE_HOME/smlint).")
+@click.option("--pull", is_flag=True, default=False,
+              help="Pull an engine reference that is not local (contacts its registry); off by default.")
 @_common_options
-def image_command(refs, dockerfile, no_cache, fmt, output, **options):
+def image_command(refs, dockerfile, no_cache, pull, fmt, output, **options):
     """Inspect built images without running them (SM2xx).
 
     \b
     REF is an image in the local Docker engine (name:tag, ECR URI or id; pulled
-    if absent), docker-archive:PATH (a `docker save` tar), oci-archive:PATH or
+    only with --pull), docker-archive:PATH (a `docker save` tar), oci-archive:PATH or
     oci:DIR (an OCI image layout). Archives need no Docker engine.
     """
     from .image.progress import TerminalProgress
@@ -455,7 +457,7 @@ def image_command(refs, dockerfile, no_cache, fmt, output, **options):
     policy = policy_from(options)
     factory = TerminalProgress if TerminalProgress.wanted() and not options.get("quiet") else None
     report = check_images(list(refs), policy, dockerfile=dockerfile, use_cache=not no_cache,
-                          progress_factory=factory)
+                          progress_factory=factory, pull=pull)
     finish(report, policy, fmt, output, options)
 
 

@@ -161,8 +161,12 @@ def test_engine_partial_cache_skips_known_layers(built, cache_home):
     assert 0 < view.cached_layers < view.layers
 
 
-def test_unknown_engine_ref_is_one_line_sm001(built):
+def test_unknown_engine_ref_is_one_line_sm001_and_never_pulled(built):
+    # Without --pull nothing reaches a registry: the message says so rather
+    # than "pulling it failed" (the old default pulled, a DNS query at least).
     code, report = run("smlint-test-absent.invalid/nothing:here")
     [finding] = report["findings"]
-    assert code == 2 and finding["rule"] == "SM001" and "pulling it failed" in finding["message"]
+    assert code == 2 and finding["rule"] == "SM001"
+    assert "not in the local Docker engine" in finding["message"] and "--pull" in finding["message"]
+    assert "pulling it failed" not in finding["message"]
     assert "\n" not in finding["message"]

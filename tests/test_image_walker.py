@@ -22,12 +22,13 @@ from conftest import FIXTURES
 
 sys.path.insert(0, os.path.join(FIXTURES, "images"))
 from archives import (  # noqa: E402
-    docker_archive, layer_tar, oci_layout_from_docker_archive, tar_directory, zstd_frame,
+    docker_archive, layer_tar, oci_layout_from_docker_archive, sha256, tar_directory, zstd_frame,
 )
 
 from smlint.cli import cli  # noqa: E402
 from smlint.image import load_image  # noqa: E402
-from smlint.image import cache, walker  # noqa: E402
+from smlint.image import cache, streams, walker  # noqa: E402
+from smlint.image import rpmdb as rpm_reader  # noqa: E402
 from smlint.image.walker import LayerError, walk_layer  # noqa: E402
 
 SCRIPT = b"#!/bin/sh\nexec echo hi\n"
@@ -150,7 +151,7 @@ def test_tampered_oci_blob_is_sm001_and_not_cached(tmp_path, cache_home):
         handle.seek(600)
         handle.write(b"X")
     code, report = check("oci:" + layout)
-    assert code == 2 and "does not match its digest" in report["findings"][0]["message"]
+    assert code == 2 and "layer digest mismatch" in report["findings"][0]["message"]
     assert not (cache_home / "smlint" / "layers").exists()
 
 
@@ -209,7 +210,9 @@ def test_path_traversal_member_is_refused_and_nothing_is_written(tmp_path):
     before = set(os.listdir(tmp_path))
     message = _sm001(ref)
     assert "escapes the image root" in message and "../../etc/passwd" in message
-    assert set(os.listdir(tmp_path)) == before
+    assert set(os.listdir(tmp_path)) - {"cache"} == before  # the cache holds only the verified first layer
+    layers = tmp_path / "cache" / "smlint" / "layers" / cache.FORMAT / "sha256"
+    assert os.listdir(layers) == [sha256(base_layer()).split(":")[1]]
     assert "pwned" not in open("/etc/passwd").read()
 
 
@@ -244,8 +247,8 @@ def zstd_library(request, monkeypatch):
     """Each zstd reader the walker has: python-zstandard, and the standard
     library's compression.zstd API (its backport before Python 3.14)."""
     module = _zstd_module(request.param)
-    reader = walker._Unzstd if request.param == "zstandard" else walker._StdlibUnzstd
-    monkeypatch.setattr(walker, "_zstd_reader", lambda raw, head: reader(raw, head, module))
+    reader = streams._Unzstd if request.param == "zstandard" else streams._StdlibUnzstd
+    monkeypatch.setattr(streams, "_zstd_reader", lambda raw, head: reader(raw, head, module))
     return request.param
 
 
@@ -437,8 +440,8 @@ def _minimal_blob(data: bytes, tag: int = 1000, kind: int = _STRING, offset: int
 
 def test_rpm_header_name_and_malformed_blobs():
     good = rpm_header_blob("kmod-nvidia-latest-dkms", "550.54.15", "1.el9")
-    assert walker._rpm_header_name(good) == "kmod-nvidia-latest-dkms"
-    assert walker._rpm_header_name(_minimal_blob(b"cuda-drivers\0")) == "cuda-drivers"
+    assert rpm_reader._rpm_header_name(good) == "kmod-nvidia-latest-dkms"
+    assert rpm_reader._rpm_header_name(_minimal_blob(b"cuda-drivers\0")) == "cuda-drivers"
     il, dl = struct.unpack(">II", good[:8])
     data_start = 8 + 16 * il
     name_entry = 8 + 16 * 3  # the region, 100 and 269 come first
@@ -462,12 +465,12 @@ def test_rpm_header_name_and_malformed_blobs():
         random.Random(221).randbytes(4096),
     ]
     for blob in malformed:
-        assert walker._rpm_header_name(blob) is None, blob[:40]
+        assert rpm_reader._rpm_header_name(blob) is None, blob[:40]
 
 
 def test_rpmdb_sqlite_names_are_read_at_both_paths(tmp_path):
     database = rpmdb(tmp_path, "bash", "glibc", "kmod-nvidia-latest-dkms", "cuda-toolkit-12-4")
-    for path in walker.RPMDB_SQLITE:
+    for path in rpm_reader.RPMDB_SQLITE:
         scan = walk_layer(io.BytesIO(rpm_layer(database, path)))
         assert scan.samples[path] == ["bash", "glibc", "kmod-nvidia-latest-dkms", "cuda-toolkit-12-4"]
 
@@ -577,7 +580,7 @@ def test_rpmdb_whiteout_overwrite_and_size_bound(tmp_path, monkeypatch):
     assert load_image(image(tmp_path, [base_layer(), toolkit, drivers])).installed_packages == {
         RPMDB: ["bash", "nvidia-driver-cuda"]}
     # Above the bound a database is not read, and the one below it no longer counts.
-    monkeypatch.setattr(walker, "_RPMDB_LIMIT", len(toolkit) // 2)
+    monkeypatch.setattr(rpm_reader, "_RPMDB_LIMIT", len(toolkit) // 2)
     view = load_image(image(tmp_path, [base_layer(), drivers, toolkit]), use_cache=False)
     assert view.lookup(RPMDB).layer == 2 and view.installed_packages == {}
 
@@ -718,3 +721,66 @@ def test_sm207_verdicts_are_bounded_and_cached(tmp_path, cache_home, monkeypatch
     assert view.script_verdict("/entrypoint.sh") == walker.SCRIPT_NEITHER
     assert view.shebang("/entrypoint.sh") == b"#!/bin/sh" and view.shebang("/usr/local/bin/job") == b"#!/bin/sh"
     assert rules_of(check(layout)[1])["SM207"][0]["pointer"] == "/entrypoint.sh"
+
+
+# --- FastTarInfo: the same headers as tarfile's own parser ----------------------------
+
+def _headers_tar(fmt: int) -> bytes:
+    buffer = io.BytesIO()
+    long_dir = "deep/" + "x" * 90 + "/" + "y" * 60  # ustar splits it into prefix + name
+    with tarfile.open(fileobj=buffer, mode="w", format=fmt) as tar:
+        for name, kind, link in [("etc/", tarfile.DIRTYPE, ""), ("etc/passwd", tarfile.REGTYPE, ""),
+                                 ("bin/sh", tarfile.SYMTYPE, "busybox"), ("bin/ash", tarfile.LNKTYPE, "bin/sh"),
+                                 (long_dir + "/", tarfile.DIRTYPE, ""), (long_dir + "/f.py", tarfile.REGTYPE, ""),
+                                 ("n" * 150, tarfile.REGTYPE, ""), ("dev/null", tarfile.CHRTYPE, ""),
+                                 ("fifo", tarfile.FIFOTYPE, ""), ("l" * 120, tarfile.SYMTYPE, "t" * 120),
+                                 ("caf\u00e9/\u00fc.txt", tarfile.REGTYPE, "")]:
+            if fmt == tarfile.USTAR_FORMAT and (len(name) > 100 and "/" not in name or len(link) > 100):
+                continue  # ustar cannot hold it
+            info = tarfile.TarInfo(name)
+            big_id = 2_000_000 if fmt == tarfile.USTAR_FORMAT or name != "etc/passwd" else 10 ** 9  # base-256
+            info.type, info.linkname, info.mode, info.uid, info.gid = kind, link, 0o4755, 1000, big_id
+            info.mtime, info.uname, info.gname = 1_700_000_000, "user", "group"
+            data = b"x" * 700 if kind == tarfile.REGTYPE else b""
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_fast_tar_headers_match_tarfiles_own(fmt):
+    from smlint.image.tarheaders import FastTarInfo
+
+    data = _headers_tar(fmt)
+    fields = ("name", "type", "mode", "uid", "gid", "size", "mtime", "chksum", "linkname", "uname", "gname",
+              "devmajor", "devminor", "offset", "offset_data", "pax_headers")
+    with tarfile.open(fileobj=io.BytesIO(data), tarinfo=FastTarInfo) as fast, \
+            tarfile.open(fileobj=io.BytesIO(data)) as plain:
+        ours, theirs = fast.getmembers(), plain.getmembers()
+    assert len(ours) == len(theirs) >= 9
+    for mine, reference in zip(ours, theirs):
+        assert [getattr(mine, f) for f in fields] == [getattr(reference, f) for f in fields], reference.name
+
+
+def test_fast_tar_headers_leave_odd_ones_to_tarfile():
+    from smlint.image.tarheaders import FastTarInfo
+
+    info = tarfile.TarInfo("big")
+    info.size = 8 ** 11 + 5  # past 11 octal digits: GNU base-256
+    header = info.tobuf(format=tarfile.GNU_FORMAT)
+    assert FastTarInfo.frombuf(header, "utf-8", "surrogateescape").size == info.size
+    bad = bytearray(tarfile.TarInfo("f").tobuf(format=tarfile.USTAR_FORMAT))
+    bad[0] ^= 1  # the checksum no longer matches
+    with pytest.raises(tarfile.InvalidHeaderError):
+        FastTarInfo.frombuf(bytes(bad), "utf-8", "surrogateescape")
+    with pytest.raises(tarfile.EOFHeaderError):
+        FastTarInfo.frombuf(bytes(512), "utf-8", "surrogateescape")
+    fields = ("name", "mode", "uid", "gid", "size", "mtime", "chksum", "devmajor", "devminor", "type")
+    for start, end, value in ((329, 345, bytes(16)), (108, 116, bytes(8)), (100, 108, b"06\x0044  \0"),
+                              (124, 136, b" 17 \0\0\0\0\0\0\0\0"), (329, 337, b"0000012\0")):
+        header = bytearray(tarfile.TarInfo("odd/field").tobuf(format=tarfile.USTAR_FORMAT))
+        header[start:end] = value
+        header[148:156] = b"%06o\0 " % (sum(header[:148]) + sum(header[156:]) + 256)
+        fast = FastTarInfo.frombuf(bytes(header), "utf-8", "surrogateescape")
+        plain = tarfile.TarInfo.frombuf(bytes(header), "utf-8", "surrogateescape")
+        assert [getattr(fast, f) for f in fields] == [getattr(plain, f) for f in fields], value

@@ -11,22 +11,23 @@ The API other commands use (`smlint job --image`, `smlint run`):
     view.has_file_matching("libcudart.so*")   # basename glob over files and symlinks
 
 `load_image` raises `ImageError` (its message is the one-line SM001 reason)
-for anything that cannot be read: a missing file, a corrupt archive, a pull
-that failed, no Docker engine for an engine reference. Per-layer results are
+for anything that cannot be read: a missing file, a corrupt archive, an
+image absent from the engine (pulled only with pull=True) or a pull that failed, no Docker engine for an engine reference. Per-layer results are
 cached under `$XDG_CACHE_HOME/smlint` unless `use_cache=False`.
 """
 from __future__ import annotations
 
-from .sources import ImageError, Progress
+from .errors import ImageError
+from .progress import Progress
 from .view import Entry, ImageConfig, ImageView, Resolved
 
 
-def load_image(ref: str, *, use_cache: bool = True, progress: Progress | None = None) -> ImageView:
+def load_image(ref: str, *, use_cache: bool = True, progress: Progress | None = None, pull: bool = False) -> ImageView:
     """Read image `ref` (see the module docstring for the forms) into an ImageView."""
     from .cache import LayerCache
     from .sources import load
 
-    return load(ref, LayerCache(enabled=use_cache), progress)
+    return load(ref, LayerCache(enabled=use_cache), progress, pull=pull)
 
 
 __all__ = ["load_image", "ImageError", "ImageView", "ImageConfig", "Entry", "Resolved", "Progress"]

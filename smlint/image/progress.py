@@ -4,7 +4,16 @@ from __future__ import annotations
 import sys
 import time
 
-from .sources import Progress
+
+
+class Progress:
+    """Receives scan progress; the CLI draws it, the library stays silent."""
+
+    def start(self, layers: int, total_bytes: int = 0) -> None: ...
+
+    def advance(self, layers_done: int, bytes_done: int) -> None: ...
+
+    def finish(self) -> None: ...
 
 
 class TerminalProgress(Progress):

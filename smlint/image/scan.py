@@ -10,11 +10,12 @@ from ..report import Report
 from .cache import LayerCache
 from .checks import ImageSubject, registry
 from .dockerfile_map import DockerfileMap
-from .sources import ImageError, load
+from .errors import ImageError
+from .sources import load
 
 
 def check_images(refs: list[str], policy: Policy, *, dockerfile: str | None = None, use_cache: bool = True,
-                 progress_factory=None) -> Report:
+                 progress_factory=None, pull: bool = False) -> Report:
     report = Report(command="image", targets=list(refs))
     mapping = None
     if dockerfile:
@@ -29,7 +30,7 @@ def check_images(refs: list[str], policy: Policy, *, dockerfile: str | None = No
     for ref in refs:
         began = time.monotonic()
         try:
-            view = load(ref, cache, progress_factory(ref) if progress_factory else None)
+            view = load(ref, cache, progress_factory(ref) if progress_factory else None, pull=pull)
         except ImageError as error:
             report.findings.append(unreadable(ref, str(error)))
             continue

@@ -4,9 +4,10 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 from dataclasses import dataclass, field
-from typing import Iterator, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 from ..argv import DEFAULT_PATH
+from . import shapes
 from .walker import DIR, FILE, HARDLINK, OPAQUE, SYMLINK, WHITEOUT, LayerScan
 
 MAX_SYMLINKS = 40  # the kernel's own bound (ELOOP)
@@ -29,18 +30,23 @@ class ImageConfig:
     @classmethod
     def from_json(cls, data: dict) -> "ImageConfig":
         """From an image config blob (`{"os", "architecture", "config": {...}}`)
-        or the engine's inspect answer (`{"Os", "Architecture", "Config": {...}}`)."""
-        runtime = data.get("config") or data.get("Config") or {}
+        or the engine's inspect answer (`{"Os", "Architecture", "Config": {...}}`).
+        A field of the wrong type is a ShapeError naming it."""
+        shapes.need(data, dict, "config")
+        key = "Config" if "config" not in data and "Config" in data else "config"
+        runtime = shapes.field(data, key, dict, "config", required=False) or {}
+        where = f"config.{key}"
+        env = runtime.get("Env")
         return cls(
-            entrypoint=_strings(runtime.get("Entrypoint")),
-            cmd=_strings(runtime.get("Cmd")),
-            env=[str(item) for item in runtime.get("Env") or []],
-            user=str(runtime.get("User") or ""),
-            workdir=str(runtime.get("WorkingDir") or ""),
-            shell=_strings(runtime.get("Shell")),
-            os=str(data.get("os") or data.get("Os") or ""),
-            architecture=str(data.get("architecture") or data.get("Architecture") or ""),
-            variant=str(data.get("variant") or data.get("Variant") or ""),
+            entrypoint=_command(runtime, "Entrypoint", where),
+            cmd=_command(runtime, "Cmd", where),
+            env=[] if env is None else shapes.strings(env, f"{where}.Env"),
+            user=shapes.field(runtime, "User", str, where, required=False) or "",
+            workdir=shapes.field(runtime, "WorkingDir", str, where, required=False) or "",
+            shell=_command(runtime, "Shell", where),
+            os=_text(data, "os", "Os"),
+            architecture=_text(data, "architecture", "Architecture"),
+            variant=_text(data, "variant", "Variant"),
         )
 
     @property
@@ -56,12 +62,17 @@ class ImageConfig:
         return "/".join(p for p in (self.os, self.architecture, self.variant) if p) or "unknown"
 
 
-def _strings(value) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return [value]
-    return [str(v) for v in value]
+def _command(runtime: dict, key: str, where: str) -> list[str] | None:
+    """Entrypoint, Cmd, Shell: a list of strings (a lone string counts as one word), or None."""
+    value = runtime.get(key)
+    if value is None or isinstance(value, str):
+        return None if value is None else [value]
+    return shapes.strings(value, f"{where}.{key}")
+
+
+def _text(data: dict, key: str, engine_key: str) -> str:
+    spelled = key if key in data else engine_key
+    return shapes.field(data, spelled, str, "config", required=False) or ""
 
 
 class Entry(NamedTuple):
@@ -133,12 +144,16 @@ class Filesystem:
             path = parent
 
     def _remove(self, path: str) -> None:
-        for child in list(self.children.pop(path, ())):
-            self._remove(child)
-        self.files.pop(path, None)
+        """Remove `path` and everything under it; iterative, since a hostile
+        layer's tree may be deeper than Python's recursion limit."""
         parent = self.children.get(posixpath.dirname(path))
         if parent is not None:
             parent.discard(path)
+        pending = [path]
+        while pending:
+            current = pending.pop()
+            pending.extend(self.children.pop(current, ()))
+            self.files.pop(current, None)
 
     def is_dir(self, path: str) -> bool:
         entry = self.files.get(path)
@@ -181,11 +196,15 @@ class ImageView:
     cached_layers: int = 0
 
     @classmethod
-    def compose(cls, ref: str, config: ImageConfig, scans: list[LayerScan], cached: int = 0) -> "ImageView":
-        fs = Filesystem()
+    def compose(cls, ref: str, config: ImageConfig, scans: Iterable[LayerScan], cached: int = 0) -> "ImageView":
+        """Apply `scans` in order; each layer's entry list is dropped once applied
+        (when `scans` is a generator), so memory holds one layer plus the result."""
+        fs, samples, size = Filesystem(), [], 0
         for index, scan in enumerate(scans):
             fs.apply(index, scan)
-        return cls(ref, config, fs, [scan.samples for scan in scans], sum(s.size for s in scans), len(scans), cached)
+            samples.append(scan.samples)
+            size += scan.size
+        return cls(ref, config, fs, samples, size, len(samples), cached)
 
     # --- files ------------------------------------------------------------
     def entries(self) -> Iterator[Entry]:
