@@ -58,8 +58,6 @@ def load_facts(source: ImageSource | None) -> tuple[ImageFacts | None, Finding |
     text = raw.decode("utf-8", "replace")
     try:
         facts = facts_from_dockerfile(path, text, source.target, source.build_args)
-    except ImportError:
-        return None, unreadable(path, "the Dockerfile model is not available in this installation"), []
     except (ValueError, KeyError, LookupError) as error:  # an unknown --target, a parse failure
         return None, unreadable(path, f"cannot model this Dockerfile: {error}"), text.splitlines(True)
     return facts, None, text.splitlines(True)
