@@ -39,7 +39,8 @@ class Subject:
     @cached_property
     def copies(self) -> list["Copy"]:
         """The final image's COPY/ADD steps from the build context or heredocs, last first."""
-        return [copy for step in reversed(self.chain_steps) if (copy := _copy_of(step)) is not None]
+        return [copy for step in reversed(self.chain_steps)
+                if (copy := read_copy(step)) is not None and copy.from_stage is None]
 
     @cached_property
     def _context_files(self) -> dict[str, str | None]:
@@ -233,14 +234,18 @@ class Copy:
     target: str  # the destination, absolute
     into_dir: bool  # sources land inside target, under their own names
     sources: list[tuple[str, Heredoc | None]]  # (source with variables expanded, or the heredoc's name; heredoc)
+    from_stage: str | None = None  # COPY --from: another stage or image, not the build context
 
 
-def _copy_of(step: Step) -> Copy | None:
+def read_copy(step: Step) -> Copy | None:
+    """A COPY or ADD as BuildKit reads it (the one reading SM110, SM122 and the
+    copied-file lookups share); None for other instructions or no destination."""
     instruction = step.instruction
-    if instruction.keyword not in ("COPY", "ADD") or instruction.flag("from") is not None:
+    if instruction.keyword not in ("COPY", "ADD"):
         return None
     words = argument_words(instruction)
-    if len(words) < 2:
+    heredoc_only = bool(instruction.heredocs) and instruction.exec_args is None and len(words) == 1
+    if len(words) < 2 and not heredoc_only:  # `COPY <<EOF /dest`: the heredoc is the source
         return None
     destination = step.expand(words[-1])
     heredocs = {"<<" + h.name: h for h in instruction.heredocs}
@@ -249,7 +254,7 @@ def _copy_of(step: Step) -> Copy | None:
         heredoc = heredocs.get(word.lstrip("0123456789").replace("<<-", "<<"))
         sources.append((heredoc.name, heredoc) if heredoc else (step.expand(word), None))
     into_dir = destination.endswith("/") or len(sources) > 1
-    return Copy(instruction, absolute(destination, step.workdir), into_dir, sources)
+    return Copy(instruction, absolute(destination, step.workdir), into_dir, sources, instruction.flag("from"))
 
 
 def _copied_text(subject: Subject, path: str) -> tuple[str, Instruction] | None:
