@@ -21,6 +21,18 @@ _FENCE = re.compile(r"^```([\w+-]*)[^\n]*\n(.*?)^```[ \t]*$", re.M | re.S)
 
 
 @dataclass(frozen=True)
+class RuleOption:
+    """A setting a rule reads, declared in its catalog file's front matter as
+    `option.NAME: KIND = DEFAULT; description` (KIND: see config.OPTION_KINDS)."""
+
+    name: str
+    kind: str
+    default: str
+    description: str
+    rule_id: str
+
+
+@dataclass(frozen=True)
 class RuleDoc:
     id: str
     name: str
@@ -28,6 +40,7 @@ class RuleDoc:
     scope: str
     summary: str
     path: str
+    options: tuple[RuleOption, ...] = ()
 
     @property
     def help_uri(self) -> str:
@@ -87,9 +100,28 @@ def load() -> dict[str, RuleDoc]:
             scope=meta["scope"],
             summary=meta["summary"],
             path=path,
+            options=_options(meta, path),
         )
         rules[doc.id] = doc
     return rules
+
+
+def _options(meta: dict[str, str], path: str) -> tuple[RuleOption, ...]:
+    declared = []
+    for key, value in meta.items():
+        if key.startswith("option."):
+            kind_default, sep, description = value.partition(";")
+            kind, equals, default = kind_default.partition("=")
+            if not (sep and equals):
+                raise ValueError(f"{path}: {key}: write 'KIND = DEFAULT; description'")
+            declared.append(RuleOption(key[len("option."):], kind.strip(), default.strip(), description.strip(),
+                                       meta["id"]))
+    return tuple(declared)
+
+
+def options() -> dict[str, RuleOption]:
+    """Every rule option, by its config key."""
+    return {option.name: option for doc in load().values() for option in doc.options}
 
 
 def by_name() -> dict[str, RuleDoc]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .findings import Severity
 from .inputs import MAX_CONFIG_BYTES, MAX_INT_DIGITS, InputError, read_bounded
@@ -47,17 +47,54 @@ SCHEMA: dict[str, Any] = {
             "description": "ARG values used when resolving variables, like --build-arg",
         },
         "job-files": {**_RULE_LIST, "description": "globs of CreateProcessingJob request files"},
-        "large-image-size": {
-            "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([KMGT]i?B?|B)?\s*$"}],
-            "description": "SM241 bound: bytes, or a size such as 10GiB",
-        },
         "grace-period": {"type": "number", "exclusiveMinimum": 0, "description": "seconds (SM403)"},
+        # Rule options (large-image-size, ...) are declared in their rule's
+        # catalog file and added by schema().
     },
 }
 
 
 class ConfigError(Exception):
     """A bad configuration file or option: reported on one line, exit 2."""
+
+
+def parse_size(value: int | str, where: str = "size") -> int:
+    if isinstance(value, int):
+        return value
+    text = value.strip().upper().removesuffix("B").strip()
+    units = {"K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4, "KI": 1024, "MI": 1024**2, "GI": 1024**3, "TI": 1024**4}
+    try:
+        for suffix in sorted(units, key=len, reverse=True):
+            if text.endswith(suffix):
+                return int(float(text[: -len(suffix)]) * units[suffix])
+        return int(float(text))
+    except (OverflowError, ValueError):
+        raise ConfigError(f"{where}: not a size: {str(value)[:40]!r}") from None
+
+
+# The kinds of value a rule option may declare: (JSON schema, parser).
+OPTION_KINDS: dict[str, tuple[dict[str, Any], Callable[..., Any]]] = {
+    "size": ({"oneOf": [{"type": "integer", "minimum": 1},
+                        {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([KMGT]i?B?|B)?\s*$"}]}, parse_size),
+}
+
+
+def schema() -> dict[str, Any]:
+    """SCHEMA plus every rule option the catalog declares."""
+    from . import catalog
+
+    properties = dict(SCHEMA["properties"])
+    for option in catalog.options().values():
+        properties[option.name] = {**OPTION_KINDS[option.kind][0],
+                                   "description": f"{option.rule_id}: {option.description} ({option.kind})"}
+    return {**SCHEMA, "properties": properties}
+
+
+def option_value(name: str, value: Any, where: str) -> Any:
+    """A rule option's value, parsed by its declared kind."""
+    from . import catalog
+
+    return OPTION_KINDS[catalog.options()[name].kind][1](value, f"{where}: {name}")
 
 
 @dataclass
@@ -73,9 +110,17 @@ class Policy:
     warn_unused_ignores: bool = False
     build_args: dict[str, str] = field(default_factory=dict)
     job_files: list[str] = field(default_factory=lambda: ["**/processing-job*.json", "**/processing-job*.y*ml"])
-    large_image_size: int = 10 * 1024**3
     grace_period: float = 10.0
+    options: dict[str, Any] = field(default_factory=dict)  # rule options given; the rest have their defaults
     source: str | None = None  # the file it came from, for messages
+
+    def option(self, name: str) -> Any:
+        """A rule option (declared in its rule's catalog file): as configured, or its default."""
+        if name not in self.options:
+            from . import catalog
+
+            self.options[name] = option_value(name, catalog.options()[name].default, "default")
+        return self.options[name]
 
     def enabled(self, rule_id: str, path: str = "") -> bool:
         if rule_id == "SM001":
@@ -96,7 +141,10 @@ class Policy:
 
 
 def _glob_match(path: str, pattern: str) -> bool:
-    candidates = {path, path.lstrip("./"), os.path.basename(path)}
+    relative = path
+    while relative.startswith("./"):  # a prefix, not the characters '.' and '/'
+        relative = relative[2:]
+    candidates = {path, relative, os.path.basename(path)}
     return any(fnmatch.fnmatchcase(c, pattern) or fnmatch.fnmatchcase(c, pattern.replace("**/", "")) for c in candidates)
 
 
@@ -120,20 +168,6 @@ def expand_rules(keys: Iterable[str], where: str) -> frozenset[str]:
             hint = catalog.suggestion(token) or " (see `smlint rules`)"
             raise ConfigError(f"{where}: unknown rule {token!r}{hint}")
     return frozenset(ids)
-
-
-def parse_size(value: int | str, where: str = "size") -> int:
-    if isinstance(value, int):
-        return value
-    text = value.strip().upper().removesuffix("B").strip()
-    units = {"K": 1000, "M": 1000**2, "G": 1000**3, "T": 1000**4, "KI": 1024, "MI": 1024**2, "GI": 1024**3, "TI": 1024**4}
-    try:
-        for suffix in sorted(units, key=len, reverse=True):
-            if text.endswith(suffix):
-                return int(float(text[: -len(suffix)]) * units[suffix])
-        return int(float(text))
-    except (OverflowError, ValueError):
-        raise ConfigError(f"{where}: not a size: {str(value)[:40]!r}") from None
 
 
 def discover(start: str | None = None) -> str | None:
@@ -248,7 +282,8 @@ def _refuse_huge_numbers(data: Any, path: str) -> None:
 def validate(data: Any, path: str) -> None:
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(SCHEMA)
+    full = schema()
+    validator = jsonschema.Draft202012Validator(full)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
         error = errors[0]
@@ -257,8 +292,8 @@ def validate(data: Any, path: str) -> None:
         if error.validator == "additionalProperties" and not error.absolute_path:
             from .suggest import did_you_mean
 
-            unknown = sorted(set(data) - set(SCHEMA["properties"]))
-            hint = did_you_mean(str(unknown[0]), SCHEMA["properties"]) if unknown else ""
+            unknown = sorted(set(data) - set(full["properties"]))
+            hint = did_you_mean(str(unknown[0]), full["properties"]) if unknown else ""
             reason = reason.replace("Additional properties are not allowed", "unknown key") + hint
         raise ConfigError(f"{path}: key {key}: {reason}")
 
@@ -284,11 +319,21 @@ def build_policy(settings: dict[str, Any], source: str | None = None) -> Policy:
     policy.build_args = dict(settings.get("build-args") or {})
     if settings.get("job-files"):
         policy.job_files = list(settings["job-files"])
-    if "large-image-size" in settings:
-        policy.large_image_size = parse_size(settings["large-image-size"], f"{where}: large-image-size")
     if "grace-period" in settings:
         policy.grace_period = float(settings["grace-period"])
+    policy.options = _rule_options(settings, where)
     return policy
+
+
+def _rule_options(settings: dict[str, Any], where: str) -> dict[str, Any]:
+    known = set(SCHEMA["properties"])
+    given = [key for key in settings if key not in known]
+    if not given:
+        return {}
+    from . import catalog
+
+    declared = catalog.options()
+    return {key: option_value(key, settings[key], where) for key in given if key in declared}
 
 
 def load_policy(config_path: str | None = None, overrides: dict[str, Any] | None = None) -> Policy:

@@ -31,7 +31,8 @@ def show_rule(key: str, header_only: bool = False) -> str | None:
     header = f"{doc.id} {doc.name} ({doc.severity}, {doc.scope})\n{doc.summary}\n"
     if header_only:
         return header
-    return header + "\n" + doc.body() + f"\n\n{doc.help_uri}\n"
+    options = "".join(f"option {o.name} ({o.kind}, default {o.default}): {o.description}\n" for o in doc.options)
+    return header + options + "\n" + doc.body() + f"\n\n{doc.help_uri}\n"
 
 
 def unknown_rule(key: str) -> str:

@@ -8,7 +8,6 @@ a crash. Nothing else decides what is reported.
 """
 from __future__ import annotations
 
-import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
@@ -45,14 +44,31 @@ class Suppression:
     reason: str = ""
     used: set[str] = field(default_factory=set)
 
+    def scope(self) -> str:
+        if self.lines is None:
+            return "this file"
+        return "the next instruction" if self.lines else "the end of the file (no instruction follows)"
+
     def covers(self, finding: Finding) -> bool:
         if finding.rule_id not in self.rule_ids:
             return False
         return self.lines is None or finding.line in self.lines
 
 
+class MissingRuleDoc(LookupError):
+    """A check fired for a rule without a catalog file: a bug in smlint itself."""
+
+
+def rule_doc(rule_id: str) -> catalog.RuleDoc:
+    try:
+        return catalog.load()[rule_id]
+    except KeyError:
+        raise MissingRuleDoc(f"rule {rule_id} has a check but no catalog file rules/{rule_id}.md "
+                             "(scripts/new-rule writes one)") from None
+
+
 def make_finding(rule_id: str, path: str, problem: Problem, policy: Policy | None = None) -> Finding:
-    doc = catalog.load()[rule_id]
+    doc = rule_doc(rule_id)
     default = problem.severity or doc.severity
     severity = policy.severity(rule_id, default) if policy else default
     return Finding(
@@ -75,16 +91,10 @@ def unreadable(path: str, reason: str, span: Span | None = None) -> Finding:
     return make_finding("SM001", path, Problem(reason, span))
 
 
-def run_checks(
-    registry: Registry,
-    subject: object,
-    path: str,
-    policy: Policy,
-    suppressions: Iterable[Suppression] = (),
-) -> list[Finding]:
-    """Every enabled check of `registry` on `subject`, after policy and suppressions."""
-    findings = list(_raw_findings(registry, subject, path, policy))
-    return apply_suppressions(findings, list(suppressions), path, policy)
+def run_checks(registry: Registry, subject: object, path: str, policy: Policy) -> list[Finding]:
+    """Every enabled check of `registry` on `subject`, after the policy (suppressions
+    are the caller's: only Dockerfiles hold them, see apply_suppressions)."""
+    return list(_raw_findings(registry, subject, path, policy))
 
 
 def _raw_findings(registry: Registry, subject: object, path: str, policy: Policy) -> Iterator[Finding]:
@@ -94,6 +104,10 @@ def _raw_findings(registry: Registry, subject: object, path: str, policy: Policy
         try:
             problems = list(check(subject))
         except Exception as error:  # a rule's bug must not end the run: SM003
+            if not policy.enabled("SM003", path):
+                continue
+            import traceback  # only here: it pulls in linecache, tokenize and textwrap
+
             where = traceback.extract_tb(error.__traceback__)[-1]
             yield make_finding(
                 "SM003",
@@ -125,7 +139,7 @@ def apply_suppressions(
     if policy.warn_unused_ignores and policy.enabled("SM002", path):
         for suppression in suppressions:
             for rule_id in sorted(suppression.rule_ids - suppression.used):
-                scope = "this file" if suppression.lines is None else "the next instruction"
+                scope = suppression.scope()
                 kept.append(
                     make_finding(
                         "SM002",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gc
 import os
-import pickle
 import signal
 import sys
 from typing import BinaryIO, Callable, TypeVar
@@ -77,6 +76,8 @@ def _share(function: Callable[[int], Result], share: int, workers: int, count: i
 
 def _child(function: Callable, share: int, workers: int, count: int, write_end: int) -> None:
     """Never returns: the child computes its share, writes it, and exits."""
+    import pickle  # here and in _unpickle: a one-file lint never forks
+
     status = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -91,6 +92,8 @@ def _child(function: Callable, share: int, workers: int, count: int, write_end: 
 
 def _unpickle(data: bytes, expected: int) -> list | None:
     """The child's results, or None when they are not a whole share."""
+    import pickle
+
     try:
         value = pickle.loads(data)
     except Exception:

@@ -237,6 +237,7 @@ def _snapshot(target: Path) -> Path:
     return target
 
 
+@pytest.mark.network  # pip installs smlint's dependencies from the package index
 def test_install_step_installs_the_actions_checkout_and_lints(tmp_path):
     workspace, temp = tmp_path / "workspace", tmp_path / "runner-temp"
     workspace.mkdir()

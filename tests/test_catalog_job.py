@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from registries import registered
 
 from smlint import catalog
 from smlint.config import Policy
@@ -25,7 +26,7 @@ EXTENSIONS = {"json": "json", "yaml": "yaml", "yml": "yaml"}
 
 
 def test_every_job_rule_has_a_catalog_file():
-    assert JOB_RULES == [f"SM3{n:02d}" for n in range(1, 11)]
+    assert JOB_RULES == registered("job") and JOB_RULES
     for rule_id in JOB_RULES:
         doc = catalog.load()[rule_id]
         assert set(doc.sections()) >= {"What it does", "Why it matters for Processing", "Example", "Use instead"}

@@ -81,7 +81,7 @@ def test_positions_of_crlf_and_bom_files():
         (b'{\n  "ProcessingJobName": "x",\n}', "r.json", "not valid JSON", Span(3, 1)),
         (b'{"a": tru}', "r.json", "not valid JSON", Span(1, 7)),
         (b"[1, 2]", "r.json", "holds an array at the top level", Span(1, 1)),
-        (b"42", "r.json", "holds a number at the top level", Span(1, 1)),
+        (b"42", "r.json", "holds an integer at the top level", Span(1, 1)),
         (b'"x"', "r.json", "holds a string", Span(1, 1)),
         (b"", "r.json", "is empty", None),
         (b"  \n\n", "r.yaml", "is empty", None),

@@ -141,11 +141,32 @@ def test_inline_ignore_with_reason_and_unused_report(tmp_path):
     assert "SM101" not in unused.stdout.replace("SM002", "")
 
 
-def test_ignore_file_and_blank_line_breaks_scope(tmp_path):
-    text = "# smlint ignore-file=SM140\nFROM python\n# smlint ignore=SM101\n\nENTRYPOINT python3 job.py\n"
-    result = run(write(tmp_path / "Dockerfile", text), "--fail-on", "info")
+def test_ignore_file_and_ignore_across_blank_lines(tmp_path):
+    text = "# smlint ignore-file=SM140\nFROM python\n# smlint ignore=SM101\n\n# note\n\nENTRYPOINT python3 job.py\n"
+    path = write(tmp_path / "Dockerfile", text)
+    result = run(path, "--fail-on", "info")
     assert "SM140" not in result.stdout
-    assert "SM101" in result.stdout  # a blank line separates the comment from the instruction
+    assert "SM101" not in result.stdout  # blank lines between the comment and its instruction are allowed
+    assert "SM002" not in run(path, "--warn-unused-ignores", "--fail-on", "info").stdout
+    assert "SM101" in run(path, "--disable-inline-ignores").stdout
+
+
+def test_ignore_covers_only_the_next_instruction(tmp_path):
+    text = "FROM python\n# smlint ignore=SM111\n\nWORKDIR /app\nENTRYPOINT python3 job.py\n"
+    result = run(write(tmp_path / "Dockerfile", text), "--warn-unused-ignores", "--fail-on", "info")
+    assert ":5:1: error SM101" in result.stdout
+    assert ":2:1: info SM002 unused-suppression: ignore for SM111 suppresses nothing on the next instruction" \
+        in result.stdout
+
+
+def test_ignore_at_the_end_of_the_file_is_reported_unused(tmp_path):
+    text = "FROM python\nENTRYPOINT python3 job.py\n# smlint ignore=SM101\n\n"
+    path = write(tmp_path / "Dockerfile", text)
+    assert "SM101" in run(path).stdout  # it covers nothing
+    assert "SM002" not in run(path, "--fail-on", "info").stdout
+    unused = run(path, "--warn-unused-ignores", "--fail-on", "info")
+    assert ":3:1: info SM002 unused-suppression: ignore for SM101 suppresses nothing on the end of the file" \
+        in unused.stdout
 
 
 def test_select_and_ignore_options(tmp_path):

@@ -156,6 +156,7 @@ def test_manifest_is_valid_for_pre_commit(env):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.network  # pre-commit builds the hook's environment with pip
 def test_hook_refuses_a_bad_dockerfile_and_accepts_a_good_one(project, env):
     refused = commit(project, env, "Dockerfile", BAD, "bad")
     output = refused.stdout + refused.stderr
@@ -170,6 +171,7 @@ def test_hook_refuses_a_bad_dockerfile_and_accepts_a_good_one(project, env):
     assert git("rev-list", "--count", "HEAD", cwd=project, env=env).stdout.strip() == "2"
 
 
+@pytest.mark.network  # pre-commit builds the hook's environment with pip
 def test_hook_matches_other_dockerfile_names(project, env):
     refused = commit(project, env, "gpu.Dockerfile", BAD, "bad gpu")
     assert refused.returncode != 0 and "SM101" in refused.stdout + refused.stderr
@@ -177,6 +179,7 @@ def test_hook_matches_other_dockerfile_names(project, env):
     (project / "gpu.Dockerfile").unlink()
 
 
+@pytest.mark.network  # pre-commit builds the hook's environment with pip
 def test_hook_skips_files_that_are_not_dockerfiles(project, env):
     # Not a Dockerfile at all: smlint would call it unreadable (SM001), but
     # `types: [dockerfile]` keeps pre-commit from passing it.
@@ -186,6 +189,7 @@ def test_hook_skips_files_that_are_not_dockerfiles(project, env):
     assert "Skipped" in output, output
 
 
+@pytest.mark.network  # pre-commit builds the hook's environment with pip
 def test_run_all_files_reports_the_bad_file(project, env):
     (project / "Dockerfile.train").write_text(BAD)
     git("add", "Dockerfile.train", cwd=project, env=env)
@@ -199,6 +203,7 @@ def test_run_all_files_reports_the_bad_file(project, env):
     assert "Dockerfile:" not in output.replace("Dockerfile.train", "")  # the good one is clean
 
 
+@pytest.mark.network  # pre-commit builds the hook's environment with pip
 def test_job_hook_refuses_a_bad_request_and_accepts_a_good_one(project, env):
     jobs = ROOT / "fixtures" / "jobs"
     (project / "deploy").mkdir(exist_ok=True)

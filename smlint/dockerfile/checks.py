@@ -17,6 +17,7 @@ from .facts import (
     expanded_words,
     installed_packages,
     pid1_script_file,
+    read_copy,
     span_of,
     under,
     written_paths,
@@ -24,7 +25,7 @@ from .facts import (
 from . import fixes
 from .advice import exec_advice, runs_as, shell_pid1
 from .model import env_pairs
-from .parser import Instruction, shell_words
+from .parser import shell_words
 from .shell import SimpleCommand, program_name
 
 registry = Registry()
@@ -190,29 +191,16 @@ def exit_code_masked(subject: Subject) -> Iterator[Problem]:
 
 # --- SM11x: /opt/ml ------------------------------------------------------------------
 
-def _copy_destination(instruction: Instruction) -> str | None:
-    words = argument_words(instruction)
-    if instruction.heredocs and instruction.exec_args is None and words:
-        return words[-1]  # COPY <<EOF /dest: the heredoc is the source
-    return words[-1] if len(words) >= 2 else None
-
-
 @registry.check("SM110")
 def copy_into_opt_ml(subject: Subject) -> Iterator[Problem]:
     for step in subject.chain_steps:
-        instruction = step.instruction
-        if instruction.keyword not in ("COPY", "ADD"):
-            continue
-        destination = _copy_destination(instruction)
-        if destination is None:
-            continue
-        path = absolute(step.expand(destination), step.workdir)
-        if under(path, OPT_ML):
+        copy = read_copy(step)
+        if copy is not None and under(copy.target, OPT_ML):
             yield Problem(
-                f"{instruction.keyword} puts files at {path}: /opt/ml is reserved by SageMaker and may be "
-                f"hidden by its mounts at run time; install your code elsewhere (e.g. /app)",
-                span_of(instruction),
-                data={"destination": path},
+                f"{copy.instruction.keyword} puts files at {copy.target}: /opt/ml is reserved by SageMaker and may "
+                f"be hidden by its mounts at run time; install your code elsewhere (e.g. /app)",
+                span_of(copy.instruction),
+                data={"destination": copy.target},
             )
 
 
@@ -322,19 +310,14 @@ def nvidia_driver_installer(subject: Subject) -> Iterator[Problem]:
 @registry.check("SM122")
 def nvidia_driver_files_copied(subject: Subject) -> Iterator[Problem]:
     for step in subject.chain_steps:
-        instruction = step.instruction
-        if instruction.keyword not in ("COPY", "ADD"):
+        copy = read_copy(step)
+        if copy is None:
             continue
-        words = argument_words(instruction)
-        if len(words) < 2:
-            continue
-        sources, destination = [step.expand(w) for w in words[:-1]], step.expand(words[-1])
-        into_dir = destination.endswith("/") or len(sources) > 1
-        target_dir = absolute(destination, step.workdir)
-        for source in sources:
+        instruction = copy.instruction
+        for source, _ in copy.sources:
             name = source.rstrip("/").rsplit("/", 1)[-1]
-            landed = f"{target_dir}/{name}" if into_dir else target_dir
-            renamed_driver = not into_dir and is_driver_file(f"/{name}") and not is_allowed_location(landed)
+            landed = f"{copy.target}/{name}" if copy.into_dir else copy.target
+            renamed_driver = not copy.into_dir and is_driver_file(f"/{name}") and not is_allowed_location(landed)
             if is_driver_file(landed) or renamed_driver:
                 yield Problem(
                     f"{instruction.keyword} brings the NVIDIA driver file {name} into {landed}: it shadows "

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Iterator
 
+from ..argv import DEFAULT_PATH
+from ..argv import INITS as INIT_WRAPPERS  # programs that start the real command and pass signals through
 from ..findings import Span
 from .model import Dockerfile, Stage, Step, expand
 from .parser import Heredoc, Instruction, shell_words
 from .shell import SHELLS, SimpleCommand, parse_script, program_name, shebang_shell, shell_c_script, strip_wrappers
 
-# Programs that start the real command and pass signals/exit codes through.
-INIT_WRAPPERS = frozenset({"tini", "tini-static", "dumb-init", "catatonit", "docker-init", "s6-svscan"})
 USER_SWITCHERS = frozenset({"gosu", "su-exec", "setpriv", "chpst"})
 
 
@@ -39,7 +39,8 @@ class Subject:
     @cached_property
     def copies(self) -> list["Copy"]:
         """The final image's COPY/ADD steps from the build context or heredocs, last first."""
-        return [copy for step in reversed(self.chain_steps) if (copy := _copy_of(step)) is not None]
+        return [copy for step in reversed(self.chain_steps)
+                if (copy := read_copy(step)) is not None and copy.from_stage is None]
 
     @cached_property
     def _context_files(self) -> dict[str, str | None]:
@@ -84,11 +85,6 @@ def argument_words(instruction: Instruction) -> list[str]:
     if instruction.exec_args is not None:
         return list(instruction.exec_args)
     return shell_words(instruction.args)
-
-
-def first_line_span(instruction: Instruction, lines: list[str]) -> Span:
-    text = lines[instruction.line - 1] if instruction.line <= len(lines) else ""
-    return Span(instruction.line, instruction.column, instruction.line, len(text) + 1)
 
 
 def under(path: str, root: str) -> bool:
@@ -171,7 +167,6 @@ def pid1_script(stage: Stage) -> Pid1Script | None:
     return Pid1Script(argv[index], owner, shell, options, shell_is_pid1=start == 0)
 
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SCRIPT_LIMIT = 1_000_000  # bytes of a build-context script that are read
 
 
@@ -253,14 +248,18 @@ class Copy:
     target: str  # the destination, absolute
     into_dir: bool  # sources land inside target, under their own names
     sources: list[tuple[str, Heredoc | None]]  # (source with variables expanded, or the heredoc's name; heredoc)
+    from_stage: str | None = None  # COPY --from: another stage or image, not the build context
 
 
-def _copy_of(step: Step) -> Copy | None:
+def read_copy(step: Step) -> Copy | None:
+    """A COPY or ADD as BuildKit reads it (the one reading SM110, SM122 and the
+    copied-file lookups share); None for other instructions or no destination."""
     instruction = step.instruction
-    if instruction.keyword not in ("COPY", "ADD") or instruction.flag("from") is not None:
+    if instruction.keyword not in ("COPY", "ADD"):
         return None
     words = argument_words(instruction)
-    if len(words) < 2:
+    heredoc_only = bool(instruction.heredocs) and instruction.exec_args is None and len(words) == 1
+    if len(words) < 2 and not heredoc_only:  # `COPY <<EOF /dest`: the heredoc is the source
         return None
     destination = step.expand(words[-1])
     heredocs = {"<<" + h.name: h for h in instruction.heredocs}
@@ -269,7 +268,7 @@ def _copy_of(step: Step) -> Copy | None:
         heredoc = heredocs.get(word.lstrip("0123456789").replace("<<-", "<<"))
         sources.append((heredoc.name, heredoc) if heredoc else (step.expand(word), None))
     into_dir = destination.endswith("/") or len(sources) > 1
-    return Copy(instruction, absolute(destination, step.workdir), into_dir, sources)
+    return Copy(instruction, absolute(destination, step.workdir), into_dir, sources, instruction.flag("from"))
 
 
 def _copied_text(subject: Subject, path: str) -> tuple[str, Instruction] | None:

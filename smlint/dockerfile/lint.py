@@ -115,13 +115,10 @@ def suppressions(parsed: ParsedDockerfile, policy: Policy) -> list[Suppression]:
         if match.group(1) == "ignore-file":
             result.append(Suppression(frozenset(ids), span, None, reason))
             continue
-        following = next(((start, end) for start, end in starts if start > comment.line), None)
-        if following is None:
-            continue
-        between = [c for c in parsed.comments if comment.line < c.line < following[0]]
-        blank_gap = following[0] - comment.line - 1 - len(between)
-        if blank_gap == 0:  # only comments between the ignore and its instruction
-            result.append(Suppression(frozenset(ids), span, range(following[0], following[1] + 1), reason))
+        # The next instruction, comments and blank lines in between allowed; at
+        # the end of the file it covers nothing (SM002 with --warn-unused-ignores).
+        start, end = next(((start, end) for start, end in starts if start > comment.line), (0, -1))
+        result.append(Suppression(frozenset(ids), span, range(start, end + 1), reason))
     return result
 
 

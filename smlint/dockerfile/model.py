@@ -15,9 +15,8 @@ import posixpath
 import re
 from dataclasses import dataclass, field, replace
 
+from ..argv import DEFAULT_SHELL
 from .parser import DockerfileError, Instruction, KNOWN_INSTRUCTIONS, ParsedDockerfile, parse, shell_words
-
-DEFAULT_SHELL = ("/bin/sh", "-c")
 # BuildKit's automatic target-platform arguments, for the Processing target
 # (linux/amd64). They are global, so FROM lines see them (`FROM stage-$TARGETOS`);
 # a stage sees them after `ARG TARGETARCH`. The BUILD* ones describe whatever

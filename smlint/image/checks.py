@@ -16,13 +16,13 @@ from .. import contract
 from .dockerfile_map import DockerfileMap
 from .view import ImageView, Resolved
 from .walker import DIR, FILE, SCRIPT_NEITHER, SYMLINK, shebang_shell
-from ..dockerfile.facts import INIT_WRAPPERS, skip_wrappers
+from ..argv import INITS as INIT_WRAPPERS, SHELLS
+from ..dockerfile.facts import skip_wrappers
 from ..dockerfile.shell import program_name
 
 registry = Registry()
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
-SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"}
 LISTED = 20  # files named in one finding; the rest are counted
 
 

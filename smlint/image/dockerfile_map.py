@@ -10,28 +10,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..dockerfile.parser import Instruction, parse
 from ..findings import Span
 
 LAYER_MAKERS = ("RUN", "COPY", "ADD")
-
-
-@dataclass(frozen=True)
-class Step:
-    keyword: str
-    line: int
-    end_line: int
-    args: str
 
 
 @dataclass
 class DockerfileMap:
     path: str
     lines: list[str]
-    stage: list[Step] = field(default_factory=list)  # the final stage, FROM first
+    stage: list[Instruction] = field(default_factory=list)  # the final stage, FROM first
 
     @classmethod
     def read(cls, path: str) -> "DockerfileMap":
-        """Raises OSError/ValueError when the file cannot be used."""
+        """Raises OSError/ValueError (a DockerfileError too) when the file cannot be used."""
         from ..inputs import MAX_DOCKERFILE_BYTES, InputError, read_bounded
 
         try:
@@ -41,7 +34,7 @@ class DockerfileMap:
         if b"\0" in raw:
             raise ValueError("binary file (a NUL byte), not a Dockerfile")
         text = raw.decode("utf-8", "replace")
-        steps = _instructions(text)
+        steps = parse(text).instructions  # the one parser: heredocs, `# escape=`
         froms = [i for i, s in enumerate(steps) if s.keyword == "FROM"]
         if not froms:
             raise ValueError("no FROM instruction: not a Dockerfile")
@@ -72,41 +65,5 @@ class DockerfileMap:
         return _span(self.stage[0])  # the base image's layers
 
 
-def _span(step: Step) -> Span:
+def _span(step: Instruction) -> Span:
     return Span(step.line, 1, step.end_line if step.end_line != step.line else None, None)
-
-
-def _instructions(text: str) -> list[Step]:
-    try:  # the project's own parser knows heredocs and `# escape=`
-        from ..dockerfile.parser import parse
-
-        return [Step(i.keyword, i.line, i.end_line, i.args) for i in parse(text).instructions]
-    except ImportError:
-        return _scan(text)
-    except Exception:
-        return _scan(text)
-
-
-def _scan(text: str) -> list[Step]:
-    """A plain scan: continuation lines joined, comments skipped."""
-    steps: list[Step] = []
-    lines = text.replace("\r\n", "\n").split("\n")
-    number = 0
-    while number < len(lines):
-        line = lines[number]
-        start = number
-        number += 1
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        parts = [stripped]
-        while parts[-1].endswith("\\") and number < len(lines):
-            parts[-1] = parts[-1][:-1]
-            following = lines[number].strip()
-            number += 1
-            if following.startswith("#"):
-                continue
-            parts.append(following)
-        keyword, _, args = " ".join(parts).partition(" ")
-        steps.append(Step(keyword.upper(), start + 1, number, args.strip()))
-    return steps

@@ -6,10 +6,10 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, NamedTuple
 
+from ..argv import DEFAULT_PATH
 from . import shapes
 from .walker import DIR, FILE, HARDLINK, OPAQUE, SYMLINK, WHITEOUT, LayerScan
 
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # Docker's
 MAX_SYMLINKS = 40  # the kernel's own bound (ELOOP)
 
 

@@ -9,7 +9,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Iterator
 
-from ..command_line import REQUEST_ARGUMENTS, resolve, swallowed_arguments
+from ..container_command import resolve, swallowed_arguments
+from ..contract import PROCESSING as PROCESSING_ROOT
 from ..engine import Registry
 from ..findings import Problem, Severity
 from .facts import ImageFacts
@@ -17,7 +18,6 @@ from .source import Request, pointer_join
 
 registry = Registry()
 
-PROCESSING_ROOT = "/opt/ml/processing"
 DEFAULT_VOLUME_QUOTA_GB = 1024
 # GPU families of the processing instance-type enum (contract section 5).
 GPU_PREFIXES = ("ml.p", "ml.g")
@@ -164,9 +164,7 @@ def arguments_become_executable(subject: JobSubject) -> Iterator[Problem]:
     pointer = "/AppSpecification/ContainerArguments"
     if facts.entrypoint:
         return
-    resolution = resolve(facts.entrypoint, facts.cmd, None, arguments)
-    if resolution.executable_source != REQUEST_ARGUMENTS:  # pragma: no cover - guarded above
-        return
+    resolution = resolve(facts.entrypoint, facts.cmd, None, arguments)  # no ENTRYPOINT: arguments[0] runs
     if not facts.config_known:
         yield subject.problem(
             pointer,

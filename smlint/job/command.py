@@ -8,7 +8,7 @@ import shlex
 import sys
 from dataclasses import dataclass
 
-from ..command_line import resolve, swallowed_arguments
+from ..container_command import resolve, swallowed_arguments
 from ..config import Policy
 from ..engine import Finding, Registry, run_checks, unreadable
 from ..inputs import MAX_DOCKERFILE_BYTES, InputError, read_bounded
@@ -58,8 +58,6 @@ def load_facts(source: ImageSource | None) -> tuple[ImageFacts | None, Finding |
     text = raw.decode("utf-8", "replace")
     try:
         facts = facts_from_dockerfile(path, text, source.target, source.build_args)
-    except ImportError:
-        return None, unreadable(path, "the Dockerfile model is not available in this installation"), []
     except (ValueError, KeyError, LookupError) as error:  # an unknown --target, a parse failure
         return None, unreadable(path, f"cannot model this Dockerfile: {error}"), text.splitlines(True)
     return facts, None, text.splitlines(True)

@@ -13,8 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
+from ..argv import DEFAULT_PATH
+
 PathState = Literal["file-exec", "file-noexec", "missing", "unknown"]
-DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # Docker's default
 
 # Base images whose names say they carry CUDA: NVIDIA's, the framework images
 # built on them, and AWS's deep-learning containers. A guess ("probably").

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 
-from .source import pointer_join
+from .source import json_kind, pointer_join
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "processing-job.schema.json")
 _ANCHOR_START, _ANCHOR_END = "^(?:", ")$(?![\\s\\S])"
@@ -70,22 +70,6 @@ def label(path) -> str:
     for token in path:
         text += f"[{token}]" if isinstance(token, int) else (f".{token}" if text else str(token))
     return text or "the request"
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return f"a {type(value).__name__}"
 
 
 _EXPECTED = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "true or false",
@@ -160,7 +144,7 @@ def _simple_message(keyword: str, value, instance, schema: dict, name: str) -> s
     hint = schema.get("x-smlint-hint") if isinstance(schema, dict) else None
     if keyword == "type":
         expected = " or ".join(_EXPECTED.get(t, t) for t in ([value] if isinstance(value, str) else value))
-        return f"{name} is {_kind(instance)} ({_show(instance)}); expected {expected}"
+        return f"{name} is {json_kind(instance)} ({_show(instance)}); expected {expected}"
     if keyword == "maxLength":
         return f"{name} is {_plural(len(instance), 'character')}; at most {value}"
     if keyword == "minLength":

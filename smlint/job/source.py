@@ -112,7 +112,7 @@ def parse_request(raw: bytes, path: str) -> Request:
         data, positions = _load_yaml(text)
     if not isinstance(data, dict):
         raise RequestError(
-            f"holds {_kind(data)} at the top level; expected a CreateProcessingJob request object "
+            f"holds {json_kind(data)} at the top level; expected a CreateProcessingJob request object "
             "(a mapping of fields such as ProcessingJobName)",
             Span(1, 1),
         )
@@ -134,15 +134,20 @@ def _syntax_of(path: str, text: str) -> str:
     return "json" if text.lstrip()[:1] in ("{", "[") else "yaml"
 
 
-def _kind(value: object) -> str:
+def json_kind(value: object) -> str:
+    """What a decoded JSON/YAML value is, in JSON-schema words ("an array")."""
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
         return "a number"
     if isinstance(value, str):
         return "a string"
     if isinstance(value, list):
         return "an array"
+    if isinstance(value, dict):
+        return "an object"
     if value is None:
         return "null"
     return f"a {type(value).__name__}"

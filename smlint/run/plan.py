@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from ..command_line import Resolution, resolve
+from ..container_command import Resolution, resolve
 
 PROCESSING_ROOT = "/opt/ml/processing/"
 CONFIG_DIR = "/opt/ml/config"

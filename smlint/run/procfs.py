@@ -12,10 +12,7 @@ import os
 import signal
 from dataclasses import dataclass
 
-SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh", "ksh", "mksh"})
-# Inits that forward signals to their child (docker run --init is tini).
-# tini waits in sigtimedwait, which hides its blocked set from /proc.
-INITS = frozenset({"docker-init", "tini", "tini-static", "dumb-init", "catatonit"})
+from ..argv import INITS, SHELLS  # noqa: F401 (INITS: tini waits in sigtimedwait, which hides its blocked set)
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ def run(image: str, request: dict | None, options: RunOptions, policy: Policy, s
 def _before_start(plan: RunPlan, config: dict, policy: Policy) -> list:
     """SM309 is told before the container starts; the job then runs anyway,
     so the user sees the arguments go missing."""
-    from ..command_line import swallowed_arguments
+    from ..container_command import swallowed_arguments
     from ..engine import make_finding
     from ..findings import Problem
     from ..job.checks import swallowed_message
