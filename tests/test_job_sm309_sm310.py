@@ -8,7 +8,7 @@ import pytest
 from test_job_checks import GOOD, fake_image, findings, request
 from test_job_cli import run, write_dockerfile, write_request
 
-from smlint.command_line import swallowed_arguments
+from smlint.container_command import swallowed_arguments
 from smlint.job.checks import entrypoint_programs
 
 SHELL_FORM = ["/bin/sh", "-c", "python3 /app/job.py"]
