@@ -397,7 +397,7 @@ def test_relay_to_a_text_sink_keeps_a_character_split_between_writes():
 # --------------------------------------------------------------- malformed requests
 
 BAD_REQUESTS = [
-    ({"Environment": ["A=1"]}, "Environment is a list"),
+    ({"Environment": ["A=1"]}, "Environment is an array"),
     ({"ProcessingInputs": [5]}, "ProcessingInputs[0] is an integer"),
     ({"StoppingCondition": {"MaxRuntimeInSeconds": 10 ** 30}}, "MaxRuntimeInSeconds is 1" + "0" * 30),
     ({"StoppingCondition": {"MaxRuntimeInSeconds": True}}, "MaxRuntimeInSeconds is a boolean"),
@@ -423,7 +423,7 @@ def test_malformed_request_is_sm001_naming_the_field_and_nothing_runs(tmp_path, 
 
 
 def test_build_plan_refuses_a_request_of_the_wrong_shape_from_any_caller():
-    with pytest.raises(PlanError, match=r"^the request: Environment is a list .*; not run$"):
+    with pytest.raises(PlanError, match=r"^the request: Environment is an array .*; not run$"):
         build_plan("img", {"Environment": ["A=1"]}, ["ep"], None)
     with pytest.raises(PlanError, match=r"^--max-runtime: .* at most 777600; not run$"):
         build_plan("img", None, ["ep"], None, max_runtime=10 ** 30)

@@ -2,7 +2,7 @@
 
 The report is test_report_formats' sample (meta rules SM002/SM003 only, so no
 check's wording moves it). What changes with every release or new rule is
-normalised first: the version, and SARIF's driver rule table, cut to the rules
+normalised first: the version, the working directory, and SARIF's driver rule table, cut to the rules
 the results use after checking that each ruleIndex points at its rule.
 
 Regenerate after an intended change, then review the diff:
@@ -39,6 +39,7 @@ def _normalised_sarif(text: str) -> str:
 
 def normalised(fmt: str, text: str) -> str:
     text = text.replace(f'"{smlint.__version__}"', '"<version>"')
+    text = text.replace(f'"{Path.cwd().as_uri().rstrip("/")}/"', '"<working directory>/"')  # SARIF's %SRCROOT%
     return _normalised_sarif(text) if fmt == "sarif" else text
 
 
