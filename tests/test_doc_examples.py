@@ -43,6 +43,8 @@ EXEMPT: list[tuple[str, str]] = [
                          "tests/test_precommit.py install smlint the way users do"),
     (r"^bash scripts/test\b", "runs the test suite, which this test is part of"),
     (r"\bbench/lint_bench\.py\b", "a benchmark of minutes that needs hadolint from the package index"),
+    (r"^smlint lint --fix Dockerfile\b", "rewrites your own Dockerfile in place; tests/test_fix_cli.py runs "
+                                        "--fix on files it writes"),
     (r"--image my-dist-job:1\b", "an illustration of a sharded 3-host job's output; the same runs are "
                                   "tests/test_run_multi_docker.py's, on images that test builds"),
 ]
