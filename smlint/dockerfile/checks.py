@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from ..contract import AWS_CREDENTIALS, OPT_ML, PROCESSING, gpu_hidden_reasons, is_allowed_location, is_driver_file, is_driver_package
 from ..engine import Registry
@@ -26,7 +26,10 @@ from . import fixes
 from .advice import exec_advice, runs_as, shell_pid1
 from .model import env_pairs
 from .parser import shell_words
-from .shell import SimpleCommand, program_name
+from ..argv import SHELLS, program_name
+
+if TYPE_CHECKING:
+    from .shell_tree import Simple
 
 registry = Registry()
 
@@ -276,7 +279,7 @@ _CUDA_INSTALLER = re.compile(r"cuda_.*_linux(_\w+)?\.run")
 def _executed_file(words: list[str]) -> tuple[str, list[str]] | None:
     if not words:
         return None
-    if program_name(words[0]) in ("sh", "bash", "dash", "ash") and len(words) > 1:
+    if program_name(words[0]) in SHELLS and len(words) > 1:
         rest = [w for w in words[1:] if not w.startswith("-")]
         if rest:
             return program_name(rest[0]), words[words.index(rest[0]) + 1 :]
@@ -375,7 +378,7 @@ def credentials_in_image(subject: Subject) -> Iterator[Problem]:
                 )
 
 
-def _symlinks_under_processing(commands: list[SimpleCommand], step, cwd: str) -> str | None:
+def _symlinks_under_processing(commands: list[Simple], step, cwd: str) -> str | None:
     for command in commands:
         words = expanded_words(command, step) if step else command.words
         if not words or program_name(words[0]) != "ln":

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from ..contract import runs_as_root
 from ..findings import Problem
 from .advice import short as _short
 from .checks import registry
-from .facts import Subject, copied_program, effective_argv, skip_wrappers, span_of
+from ..argv import LAUNCHERS, RUNNERS, SHELLS, program_name, skip_wrappers
+from .facts import Subject, copied_program, effective_argv, span_of
 from .parser import Instruction
-from .shell import SHELLS, SimpleCommand, parse_script, program_name, shebang_shell, strip_wrappers, top_level
+from .shell import script_commands, shebang_shell, strip_wrappers, top_level
+
+if TYPE_CHECKING:
+    from .shell_tree import Simple
 
 # --- SM131: host names read at job time ----------------------------------------------
 
@@ -36,12 +40,21 @@ _ADVICE = ("host names there need not be the job's on Processing; read /opt/ml/c
            "(current_host, hosts) instead, and retry resolving peers' names")
 
 
-def host_reading(command: SimpleCommand) -> str | None:
+class _Argv:
+    """An exec-form command as the SM131 reading sees it: words, no redirections."""
+
+    redirects, scope = (), ()
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+
+
+def host_reading(command: Simple) -> str | None:
     """How the command reads host identity (`calls hostname`, `reads
     /etc/hosts`), or None: writing the files or resolving names is not reading."""
-    for operator, target in command.redirects:
-        if operator == "<" and _HOST_FILE.search(target):
-            return f"reads {_HOST_FILE.search(target).group(0)}"
+    for redirect in command.redirects:
+        if redirect.operator == "<" and _HOST_FILE.search(redirect.target):
+            return f"reads {_HOST_FILE.search(redirect.target).group(0)}"
     words = strip_wrappers(command.words)
     if not words:
         return None
@@ -58,7 +71,7 @@ def host_reading(command: SimpleCommand) -> str | None:
     return None
 
 
-def _first_reading(commands: list[SimpleCommand]) -> str | None:
+def _first_reading(commands: list[Simple]) -> str | None:
     return next((reason for reason in map(host_reading, commands) if reason), None)
 
 
@@ -71,10 +84,9 @@ def _text_reading(text: str) -> str | None:
     return None
 
 
-def _run_target(command: SimpleCommand) -> tuple[str, str] | None:
+def _run_target(command: Simple) -> tuple[str, str] | None:
     """(file, the interpreter given it or "") that the command runs, if any."""
-    words = strip_wrappers(command.words)
-    words = words[skip_wrappers(words):]
+    words = command.words[skip_wrappers(command.words, RUNNERS | LAUNCHERS) :]
     if not words:
         return None
     interpreter = program_name(words[0])
@@ -88,7 +100,7 @@ def _run_target(command: SimpleCommand) -> tuple[str, str] | None:
     return None
 
 
-def _files_run(subject: Subject, commands: list[SimpleCommand]) -> Iterator[tuple[str, str, Instruction, str]]:
+def _files_run(subject: Subject, commands: list[Simple]) -> Iterator[tuple[str, str, Instruction, str]]:
     """(path, text, COPY, why) for each file whose text is known that the
     commands run, following shell scripts one step further."""
     pending, seen = [(command, False) for command in commands], set()
@@ -105,7 +117,7 @@ def _files_run(subject: Subject, commands: list[SimpleCommand]) -> Iterator[tupl
             if reason:
                 yield path, text, copied_by, reason
             continue
-        inner = parse_script(text)
+        inner = script_commands(text)
         reason = _first_reading(inner)
         if reason:
             yield path, text, copied_by, reason
@@ -124,7 +136,7 @@ def hostname_from_etc(subject: Subject) -> Iterator[Problem]:
         owner, commands = script.instruction, subject.pid1_commands
     else:
         owner = next(instruction for instruction, first, end in owners if first <= start < end)
-        commands = [SimpleCommand(words=argv[start:])]
+        commands = [_Argv(argv[start:])]
     reason = _first_reading(commands)
     if reason:
         yield Problem(f"{owner.keyword} {reason} when the job starts: {_ADVICE}", span_of(owner))

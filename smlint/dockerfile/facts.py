@@ -7,16 +7,17 @@ import posixpath
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-from ..argv import DEFAULT_PATH
+from ..argv import DEFAULT_PATH, SHELLS, skip_wrappers
 from ..argv import INITS as INIT_WRAPPERS  # programs that start the real command and pass signals through
 from ..findings import Span
 from .model import Dockerfile, Stage, Step, expand
 from .parser import Heredoc, Instruction, shell_words
-from .shell import SHELLS, SimpleCommand, parse_script, program_name, shebang_shell, shell_c_script, strip_wrappers
+from .shell import program_name, script_commands, shebang_shell, shell_c_script, strip_wrappers
 
-USER_SWITCHERS = frozenset({"gosu", "su-exec", "setpriv", "chpst"})
+if TYPE_CHECKING:
+    from .shell_tree import Simple
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,9 @@ class Subject:
         return pid1_script(self.final)
 
     @cached_property
-    def pid1_commands(self) -> list[SimpleCommand]:
-        """The PID-1 script's commands, nested ones included; parsed once for SM105, SM106, SM133."""
-        return parse_script(self.pid1.text) if self.pid1 else []
+    def pid1_commands(self) -> list[Simple]:
+        """The PID-1 script's commands, nested ones included; read once for SM131, SM133."""
+        return script_commands(self.pid1.text) if self.pid1 else []
 
     @cached_property
     def pid1_tree(self):
@@ -131,28 +132,6 @@ def _owner(owners: list[tuple[Instruction, int, int]], index: int) -> Instructio
     return None
 
 
-def skip_wrappers(argv: list[str]) -> int:
-    """Index of the real program after init wrappers and user switchers."""
-    position = 0
-    while position < len(argv):
-        name = program_name(argv[position])
-        if name in INIT_WRAPPERS:
-            position += 1
-            while position < len(argv) and argv[position].startswith("-"):
-                position += 1
-                if argv[position - 1] == "--":
-                    break
-        elif name in USER_SWITCHERS and position + 1 < len(argv):
-            position += 2
-        elif name == "env":
-            position += 1
-            while position < len(argv) and ("=" in argv[position] or argv[position].startswith("-")):
-                position += 1
-        else:
-            break
-    return position
-
-
 def pid1_script(stage: Stage) -> Pid1Script | None:
     argv, owners = effective_argv(stage)
     start = skip_wrappers(argv)
@@ -191,8 +170,9 @@ def pid1_script_file(subject: Subject) -> Pid1ScriptFile | None:
     if start >= len(argv) or any(program_name(word) in INIT_WRAPPERS for word in argv[:start]):
         return None
     program, shell = argv[start], ""
-    if program_name(program) in SHELLS:
-        shell, script_index = program_name(program), start + 1
+    busybox = program_name(program) == "busybox" and start + 1 < len(argv) and argv[start + 1] in SHELLS
+    if busybox or program_name(program) in SHELLS:  # `bash SCRIPT`, `busybox sh SCRIPT`
+        shell, script_index = "busybox" if busybox else program_name(program), start + 1 + busybox
         while script_index < len(argv) and argv[script_index].startswith("-"):
             if "c" in argv[script_index].lstrip("-") and not argv[script_index].startswith("--"):
                 return None  # `sh -c TEXT` is SM105's
@@ -318,7 +298,7 @@ def _read_text(path: str) -> str | None:
 @dataclass(frozen=True)
 class RunScript:
     step: Step
-    commands: list[SimpleCommand]
+    commands: list[Simple]
     text: str
 
 
@@ -339,7 +319,7 @@ def run_script_text(step: Step) -> str:
     bodies = "\n".join(h.text for h in instruction.heredocs)
     if not words:
         return bodies  # RUN <<EOF: the body is the script
-    if program in SHELLS:
+    if program in SHELLS or program == "busybox":
         return re.sub(r"\d*<<-?\S+", "", text) + "\n" + bodies
     return re.sub(r"\d*<<-?\S+", "", text)
 
@@ -352,10 +332,10 @@ def run_scripts(steps: list[Step]) -> Iterator[RunScript]:
     for step in steps:
         if step.instruction.keyword == "RUN":
             text = run_script_text(step)
-            yield RunScript(step, parse_script(text), text)
+            yield RunScript(step, script_commands(text), text)
 
 
-def expanded_words(command: SimpleCommand, step: Step) -> list[str]:
+def expanded_words(command: Simple, step: Step) -> list[str]:
     """The command's words after wrappers (sudo, env, exec), variables substituted."""
     if command.expanded is None:
         variables = step.variables
@@ -363,10 +343,14 @@ def expanded_words(command: SimpleCommand, step: Step) -> list[str]:
     return command.expanded
 
 
-def written_paths(command: SimpleCommand, step: Step, cwd: str) -> Iterator[tuple[str, str]]:
+_WRITING_REDIRECTS = frozenset({">", ">>", ">|", "&>", "&>>", ">&", "<>"})
+
+
+def written_paths(command: Simple, step: Step, cwd: str) -> Iterator[tuple[str, str]]:
     """(absolute path, how) for each path the command creates or writes."""
-    for operator, target in command.redirects:
-        if operator.startswith(">") or operator == "&>":
+    for redirect in command.redirects:
+        operator, target = redirect.operator, redirect.target
+        if operator in _WRITING_REDIRECTS and not (operator == ">&" and (target.isdigit() or target == "-")):
             yield absolute(step.expand(target), cwd), f"redirection {operator}"
     words = expanded_words(command, step)
     if not words:
@@ -437,7 +421,7 @@ def _destinations(name: str, args: list[str], positional: list[str]) -> list[str
     return []
 
 
-def cd_target(command: SimpleCommand, step: Step, cwd: str) -> str | None:
+def cd_target(command: Simple, step: Step, cwd: str) -> str | None:
     words = expanded_words(command, step)
     if words and words[0] in ("cd", "pushd"):
         target = next((w for w in words[1:] if not w.startswith("-")), None)
@@ -445,16 +429,22 @@ def cd_target(command: SimpleCommand, step: Step, cwd: str) -> str | None:
     return None
 
 
-def command_cwds(script: RunScript) -> Iterator[tuple[SimpleCommand, str]]:
-    """Each command with the directory it runs in (following `cd` on the
-    top level, which persists across `&&` and `;`)."""
-    cwd = script.step.workdir
+def command_cwds(script: RunScript) -> Iterator[tuple[Simple, str]]:
+    """Each command with the directory it runs in: a `cd` lasts in its shell
+    (across `&&`, `;`, `if`, loops), and a subshell starts where its parent was."""
+    cwds = {(): script.step.workdir}
     for command in script.commands:
+        scope = command.scope
+        cwd = cwds.get(scope)
+        if cwd is None:
+            outer = scope[:-1]
+            while outer not in cwds:
+                outer = outer[:-1]
+            cwd = cwds[scope] = cwds[outer]
         yield command, cwd
-        if not command.nested:
-            moved = cd_target(command, script.step, cwd)
-            if moved is not None:
-                cwd = moved
+        moved = cd_target(command, script.step, cwd)
+        if moved is not None:
+            cwds[scope] = moved
 
 
 _INSTALL_VERBS = {
@@ -470,7 +460,7 @@ _VALUED_OPTIONS = frozenset({
 })
 
 
-def installed_packages(command: SimpleCommand, step: Step) -> list[str]:
+def installed_packages(command: Simple, step: Step) -> list[str]:
     """Package names an install command asks for, versions and channels removed."""
     words = expanded_words(command, step)
     if not words:

@@ -20,13 +20,12 @@ from typing import TYPE_CHECKING
 
 from ..findings import Edit, Fix
 from .parser import Instruction, ParsedDockerfile, shell_words
-from .shell import program_name
+from ..argv import SHELLS, program_name
 
 if TYPE_CHECKING:  # the shell grammar loads only when a script needs `exec` placed
     from .model import Stage
     from .shell_tree import Sequence
 
-_POSIX_SHELLS = frozenset({"sh", "bash", "ash", "dash"})
 # Options of a plain `sh -c` SHELL: exec form runs a plain command the same way.
 _PLAIN_OPTIONS = re.compile(r"-[eu]+|-o|pipefail|errexit|nounset")
 # Shell syntax in shell-form text: the text is not plain words. (`=` in a first
@@ -45,11 +44,11 @@ def shell_kind(shell: tuple[str, ...]) -> str:
     or "" (not a POSIX shell taking a script after -c)."""
     if not shell or not re.fullmatch(r"-[a-z]*c", shell[-1]):
         return ""
-    if program_name(shell[0]) in _POSIX_SHELLS and shell[-1] == "-c" and all(
+    if program_name(shell[0]) in SHELLS and shell[-1] == "-c" and all(
         _PLAIN_OPTIONS.fullmatch(word) for word in shell[1:-1]
     ):
         return "plain"
-    return "environment" if any(program_name(word) in _POSIX_SHELLS for word in shell[:-1]) else ""
+    return "environment" if any(program_name(word) in SHELLS for word in shell[:-1]) else ""
 
 
 def plain_words(text: str) -> list[str] | None:

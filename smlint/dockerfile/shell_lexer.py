@@ -26,6 +26,17 @@ _OPERATOR = re.compile("|".join(re.escape(op) for op in _OPERATORS))
 _ARRAY_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?=")
 _CASE_WORD = re.compile(r"(case|esac)(?=[ \t\n;)])")
 _BLANKS = re.compile(r"(?:[ \t]|\\\n)+")
+# The fast path: a run of words and blanks on one line, each word plain text,
+# closed quoted pieces with nothing in them to interpret or split, `$NAME` and
+# simple `${NAME...}`. Splitting it at blanks and dropping its quotes gives its
+# words, exactly as read_word would read them (tests/test_shell_lexer_runs.py).
+_DOLLAR = r"""\$(?![('"{])|\$\{[^{}\s'"\\`$]*\}"""
+_RUN = re.compile(
+    rf"""(?:(?:[^\s\\'"$`()<>|&;\#]+|'[^'"\s]*'|"(?:[^"'\\`$\s]|{_DOLLAR})*"|{_DOLLAR})+[ \t]*)+"""
+)
+# One step of the fast path: blanks, then a run or a list operator (not `&>`, a redirection).
+_FAST = re.compile(rf"[ \t]*(?:(?P<run>{_RUN.pattern})|(?P<op>&&|\|\||;;&|;;|;&|\|&|[;|)]|&(?!>))|(?P<newline>\n))")
+_WORD_ENDS = frozenset("\n;&|)")  # after a run's last word: that word is complete
 
 
 class ShellSyntaxError(ValueError):
@@ -49,6 +60,23 @@ class Token:
     descriptor: str = ""  # a redirection's file descriptor (`2` of `2>`)
     raw: str = ""  # a word as written, quotes kept
     heredoc: Heredoc | None = field(default=None, repr=False)
+    # A run of plain words read at once (`value` is words[start]); the parser
+    # takes them one at a time only where it must (reserved words, for lists).
+    words: list[str] | None = field(default=None, repr=False)
+    raws: list[str] | None = field(default=None, repr=False)
+    start: int = 0
+    substitutions: list[str] | None = field(default=None, repr=False)  # bodies of $( ), ` `, <( ), >( )
+
+    def take_first(self) -> "Token":
+        """Split the first word off a run (this token keeps the rest)."""
+        word = Token(WORD, self.value, self.line, self.quoted, raw=self.raw)
+        self.start += 1
+        self.value, self.raw = self.words[self.start], self.raws[self.start]
+        self.quoted = self.value != self.raw
+        return word
+
+
+FAST = True  # tests turn the run fast path off to compare
 
 
 def tokenize(text: str) -> list[Token]:
@@ -56,13 +84,33 @@ def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     pending: list[Heredoc] = []
     position, line, length = 0, 1, len(text)
-    blank_run, simple_word, operator_at = _BLANKS.match, _SIMPLE_WORD.match, _OPERATOR.match
+    blank_run, simple_word, operator_at, fast_at = _BLANKS.match, _SIMPLE_WORD.match, _OPERATOR.match, _FAST.match
+    fast = FAST
     while True:
+        step = fast and fast_at(text, position)  # the usual case: plain words, or an operator
+        if step:
+            kind = step.lastgroup
+            if kind == "op":
+                tokens.append(Token(OPERATOR, step["op"], line))
+                position = step.end()
+                continue
+            if kind == "newline":
+                if not pending:
+                    tokens.append(Token(NEWLINE, "\n", line))
+                    line += 1
+                    position = step.end()
+                    continue
+                step = None  # here-document bodies follow: the slow way
+            else:
+                went_on = _run(text, step, line, tokens, pending)
+                if went_on > step.start("run"):
+                    position = went_on
+                    continue
         blanks = blank_run(text, position)
         if blanks:
             line += blanks.group().count("\n")
             position = blanks.end()
-        word = simple_word(text, position)  # the usual case: a plain word, no quotes or expansions
+        word = simple_word(text, position)
         if word:
             value = word.group()
             position = word.end()
@@ -90,7 +138,8 @@ def tokenize(text: str) -> list[Token]:
         elif (arithmetic := text.startswith("((", position) and _command_start(tokens)) or (
                 char in "<>" and text.startswith("(", position + 1)):  # (( )) or a process substitution
             close = _arithmetic_end(text, position + 2) if arithmetic else matching_paren(text, position + 1) + 1
-            tokens.append(Token(WORD, text[position:close], line))
+            tokens.append(Token(WORD, text[position:close], line,
+                                substitutions=None if arithmetic else [text[position + 2 : close - 1]]))
             line += text.count("\n", position, close)
             position = close
         elif char in "<>" or (char == "&" and text.startswith(("&>>", "&>"), position)):
@@ -101,13 +150,39 @@ def tokenize(text: str) -> list[Token]:
             position += len(operator)
         else:
             start, start_line = position, line
-            position, value, quoted = read_word(text, position)
+            substitutions: list[str] = []
+            position, value, quoted = read_word(text, position, substitutions)
             if "\n" in value or "\\" in text[start:position]:
                 line += text.count("\n", start, position)
             if not quoted and value.isdigit() and position < length and text[position] in "<>":
                 position = _redirect(text, position, start_line, value, tokens, pending)
             else:
-                tokens.append(Token(WORD, value, start_line, quoted, raw=text[start:position]))
+                tokens.append(Token(WORD, value, start_line, quoted, raw=text[start:position],
+                                    substitutions=substitutions or None))
+
+
+def _run(text: str, run: re.Match, line: int, tokens: list[Token], pending: list[Heredoc]) -> int:
+    """Add the words of a run as one token; returns where to go on. A last word
+    that goes on past the run (`a"$(b)"`, `a=(x)`) is left to read_word; one
+    before `<` or `>` that is all digits is the redirection's descriptor."""
+    chunk, end = run["run"], run.end()
+    raws = chunk.split()
+    descriptor = ""
+    if chunk[-1] not in " \t" and end < len(text) and text[end] not in _WORD_ENDS:
+        if text[end] not in "<>":
+            end -= len(raws.pop())  # read again the slow way
+        elif raws[-1].isdigit():
+            descriptor = raws.pop()
+    if raws:
+        values = [w.replace("'", "").replace('"', "") for w in raws] if ("'" in chunk or '"' in chunk) else raws
+        first = values[0]
+        if len(raws) == 1:
+            tokens.append(Token(WORD, first, line, first != raws[0], raw=raws[0]))
+        else:
+            tokens.append(Token(WORD, first, line, first != raws[0], raw=raws[0], words=values, raws=raws))
+    if descriptor:
+        return _redirect(text, end, line, descriptor, tokens, pending)
+    return end
 
 
 def _command_start(tokens: list[Token]) -> bool:
@@ -166,8 +241,9 @@ def _heredoc_bodies(text: str, position: int, line: int, pending: list[Heredoc])
     return min(position, len(text)), line
 
 
-def read_word(text: str, position: int) -> tuple[int, str, bool]:
-    """Read one word at position: (end, value without quotes, quoted?)."""
+def read_word(text: str, position: int, substitutions: list[str] | None = None) -> tuple[int, str, bool]:
+    """Read one word at position: (end, value without quotes, quoted?); the
+    bodies of its command substitutions go to `substitutions`."""
     out: list[str] = []
     quoted = False
     length = len(text)
@@ -197,21 +273,23 @@ def read_word(text: str, position: int) -> tuple[int, str, bool]:
             out.append(text[position + 1 : close])
             quoted, position = True, close + 1
         elif char == '"':
-            position = _double_quoted(text, position + 1, out)
+            position = _double_quoted(text, position + 1, out, substitutions)
             quoted = True
         elif char == "$":
-            position = read_dollar(text, position, out)
+            position = read_dollar(text, position, out, substitutions)
             quoted = quoted or out[-1].startswith("$'")
             if out[-1].startswith("$'"):
                 out[-1] = _ansi_c(out[-1][2:-1])
         else:  # backquote
             close = _backquote_end(text, position + 1)
             out.append(text[position:close])
+            if substitutions is not None:
+                substitutions.append(text[position + 1 : close - 1])
             position = close
     return position, "".join(out), quoted
 
 
-def _double_quoted(text: str, position: int, out: list[str]) -> int:
+def _double_quoted(text: str, position: int, out: list[str], substitutions: list[str] | None) -> int:
     length = len(text)
     while position < length:
         char = text[position]
@@ -222,10 +300,12 @@ def _double_quoted(text: str, position: int, out: list[str]) -> int:
                 out.append(text[position + 1])
             position += 2
         elif char == "$":
-            position = read_dollar(text, position, out)
+            position = read_dollar(text, position, out, substitutions)
         elif char == "`":
             close = _backquote_end(text, position + 1)
             out.append(text[position:close])
+            if substitutions is not None:
+                substitutions.append(text[position + 1 : close - 1])
             position = close
         else:
             out.append(char)
@@ -233,12 +313,15 @@ def _double_quoted(text: str, position: int, out: list[str]) -> int:
     raise ShellSyntaxError("unterminated double quote")
 
 
-def read_dollar(text: str, position: int, out: list[str]) -> int:
-    """`$(...)`, `$((...))`, `${...}`, `$'...'` or a plain `$`; appended as written."""
+def read_dollar(text: str, position: int, out: list[str], substitutions: list[str] | None = None) -> int:
+    """`$(...)`, `$((...))`, `${...}`, `$'...'` or a plain `$`; appended as written
+    (and the body of a `$(...)` to `substitutions`)."""
     following = text[position + 1 : position + 2]
     if following == "(":
         close = matching_paren(text, position + 1)
         out.append(text[position : close + 1])
+        if substitutions is not None and text[position + 2 : position + 3] != "(":
+            substitutions.append(text[position + 2 : close])
         return close + 1
     if following == "{":
         depth, index = 0, position + 1
@@ -254,6 +337,8 @@ def read_dollar(text: str, position: int, out: list[str]) -> int:
             depth -= char == "}"
             if depth == 0:
                 out.append(text[position : index + 1])
+                if substitutions is not None and ("$(" in out[-1] or "`" in out[-1]):  # ${A:-$(hostname)}
+                    _inner_substitutions(out[-1][2:-1], substitutions)
                 return index + 1
             index += 1
         raise ShellSyntaxError("`${` has no `}`")
@@ -267,6 +352,16 @@ def read_dollar(text: str, position: int, out: list[str]) -> int:
         return index + 1
     out.append("$")
     return position + 1
+
+
+def _inner_substitutions(text: str, substitutions: list[str]) -> None:
+    """The command substitutions inside a `${...}`, read word by word."""
+    position = 0
+    while position < len(text):
+        try:
+            position = read_word(text, position, substitutions)[0] + 1
+        except ShellSyntaxError:
+            return
 
 
 def _skip_quote(text: str, index: int) -> int:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .shell import is_assignment
 from .shell_lexer import END, NEWLINE, OPERATOR, WORD, Heredoc, ShellSyntaxError, Token, tokenize
 
 MAX_DEPTH = 64
 RESERVED = frozenset("if then else elif fi case esac for select while until do done { } ! in function [[ ]]".split())
+_NOT_SIMPLE = RESERVED - {"[[", "]]"}  # words that start no simple command
 _LIST_END = frozenset({")", ";;", ";&", ";;&"})
 _REDIRECT_OPERATORS = frozenset(("<<<", "<<-", "<<", "<>", "<&", ">>", ">&", ">|", "<", ">", "&>", "&>>"))
 
@@ -32,6 +32,7 @@ class Redirect:
     target: str
     descriptor: str = ""
     heredoc: Heredoc | None = None
+    substitutions: list[str] | None = None  # of its target (`> log-$(hostname)`)
 
 
 @dataclass(slots=True)
@@ -41,10 +42,19 @@ class Simple:
     redirects: list[Redirect] = field(default_factory=list)
     line: int = 1
     raw: list[str] = field(default_factory=list)  # assignments and words as written
+    substitutions: list[str] | None = None  # bodies of its $( ), ` `, <( ) and >( ), as written
+    scope: tuple = ()  # set by shell.script_commands: () in the script's own shell, else its subshell's
+    # Words with build-time variables substituted, filled once by the first check that asks (facts.py).
+    expanded: list[str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
-        return self.words[0].rsplit("/", 1)[-1] if self.words else ""
+        return self.words[0][self.words[0].rfind("/") + 1 :] if self.words else ""
+
+    @property
+    def nested(self) -> bool:
+        """Runs in a subshell or a command substitution: what it changes does not last."""
+        return bool(self.scope)
 
     @property
     def text(self) -> str:
@@ -113,25 +123,72 @@ class Function:
     line: int = 1
 
 
+def is_assignment(token: str) -> bool:
+    """NAME=value (or bash's NAME+=value)."""
+    name, sep, _ = token.partition("=")
+    name = name.removesuffix("+")
+    return bool(sep) and bool(name) and name.replace("_", "a").isalnum() and not name[0].isdigit() and name.isascii()
+
+
 def parse(text: str) -> Sequence:
     """The tree of `text`; raises ShellSyntaxError."""
-    parser = _Parser(tokenize(text))
+    return parse_with_commands(text)[0]
+
+
+def parse_with_commands(text: str, scope: tuple = (), depth: int = 0, counter: list[int] | None = None,
+                        ) -> tuple[Sequence, list[Simple]]:
+    """The tree of `text` and, read in the same pass, every simple command in it
+    in text order, those of its command substitutions too (just before the
+    command they are in, which they run before), each with its `scope`: () in
+    the script's own shell, else the subshell it runs in (`( )`, `$( )`, a
+    pipeline's commands, `&`). Raises ShellSyntaxError."""
+    parser = _Parser(tokenize(text), scope, depth, counter or [0])
     tree = parser.sequence(frozenset())
     if parser.peek().kind != END:
         token = parser.peek()
         raise ShellSyntaxError(f"unexpected `{token.value}` on line {token.line}")
-    return tree
+    return tree, parser.found
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token]) -> None:
-        self.tokens, self.index, self.depth = tokens + [tokens[-1]] * 3, 0, 0  # END padding: peek(2) never fails
+    def __init__(self, tokens: list[Token], scope: tuple = (), depth: int = 0, counter: list[int] | None = None):
+        self.tokens, self.index, self.depth = tokens + [tokens[-1]] * 3, 0, depth  # END padding: peek(2) never fails
+        self.found: list[Simple] = []  # the simple commands, as read
+        self.scope, self.counter = scope, counter if counter is not None else [0]
+
+    def new_scope(self) -> tuple:
+        self.counter[0] += 1
+        return self.scope + (self.counter[0],)
+
+    def subshell(self, start: int, end: int | None = None) -> None:
+        """The commands found[start:end] run in a new subshell."""
+        new, cut = self.new_scope(), len(self.scope)
+        for command in self.found[start:end]:
+            command.scope = new + command.scope[cut:]
+
+    def add(self, node: Simple) -> None:
+        """A simple command read: found after those of its substitutions."""
+        if self.scope:
+            node.scope = self.scope
+        bodies = node.substitutions
+        if bodies and self.depth < MAX_DEPTH:
+            for body in bodies:
+                scope = self.new_scope()
+                try:
+                    self.found += parse_with_commands(body, scope, self.depth + 1, self.counter)[1]
+                except (ShellSyntaxError, RecursionError):
+                    from .shell import between_operators  # a substitution the grammar rejects
+
+                    self.found += between_operators(body, scope)
+        self.found.append(node)
 
     def peek(self, ahead: int = 0) -> Token:
         return self.tokens[self.index + ahead]
 
     def take(self) -> Token:
         token = self.tokens[self.index]
+        if token.words is not None and token.start + 1 < len(token.words):
+            return token.take_first()  # one word of a run
         if token.kind != END:
             self.index += 1
         return token
@@ -156,49 +213,81 @@ class _Parser:
         if self.depth > MAX_DEPTH:
             raise ShellSyntaxError("nested too deeply")
         result = Sequence()
+        items, terminators, tokens = result.items, result.terminators, self.tokens
         while True:
-            self.newlines()
-            token = self.peek()
-            if token.kind == END or (token.kind == OPERATOR and token.value in _LIST_END):
+            token = tokens[self.index]
+            while token.kind == NEWLINE:
+                self.index += 1
+                token = tokens[self.index]
+            kind = token.kind
+            if kind == END or (kind == OPERATOR and token.value in _LIST_END):
                 break
-            if token.kind == WORD and not token.quoted and token.value in closers:
+            if kind == WORD and token.value in closers and not token.quoted:
                 break
-            result.items.append(self.and_or())
-            token = self.peek()
+            start = len(self.found)
+            items.append(self.and_or())
+            token = tokens[self.index]
             if token.kind == OPERATOR and token.value in (";", "&"):
-                result.terminators.append(self.take().value)
-            elif token.kind == NEWLINE:
-                result.terminators.append("\n")
+                self.index += 1
+                terminators.append(token.value)
+                if token.value == "&":
+                    self.subshell(start)
             else:
-                result.terminators.append("")
+                terminators.append("\n" if token.kind == NEWLINE else "")
         self.depth -= 1
         return result
 
     def and_or(self) -> AndOr:
         node = AndOr([self.pipeline()])
-        while self.peek().kind == OPERATOR and self.peek().value in ("&&", "||"):
-            node.operators.append(self.take().value)
+        token = self.tokens[self.index]
+        while token.kind == OPERATOR and token.value in ("&&", "||"):
+            self.index += 1
+            node.operators.append(token.value)
             self.newlines()
             node.pipelines.append(self.pipeline())
+            token = self.tokens[self.index]
         return node
 
     def pipeline(self) -> Pipeline:
         negated = False
-        while self.reserved("!"):
+        while self.tokens[self.index].value == "!" and self.reserved("!"):
             self.take()
             negated = not negated
+        start = len(self.found)
         node = Pipeline([self.command()], negated)
-        while self.peek().kind == OPERATOR and self.peek().value in ("|", "|&"):
-            self.take()
+        token = self.tokens[self.index]
+        if not (token.kind == OPERATOR and token.value in ("|", "|&")):
+            return node
+        marks = [start]
+        while token.kind == OPERATOR and token.value in ("|", "|&"):
+            self.index += 1
             self.newlines()
+            marks.append(len(self.found))
             node.commands.append(self.command())
+            token = self.tokens[self.index]
+        marks.append(len(self.found))
+        for start, end in zip(marks, marks[1:]):  # each command runs in a subshell of its own
+            self.subshell(start, end)
         return node
 
     def command(self):
-        token = self.peek()
+        token = self.tokens[self.index]
+        if token.words is not None and token.value not in _NOT_SIMPLE and token.value != "[[":
+            following = self.tokens[self.index + 1]
+            if following.kind != WORD and following.value not in _REDIRECT_OPERATORS:  # a run is the whole command
+                self.index += 1
+                node = Simple([], line=token.line)
+                _add_run(node, token, False)
+                self.add(node)
+                return node
+        if token.kind == WORD and (token.quoted or token.value not in _NOT_SIMPLE) and (
+                token.words is not None or self.tokens[self.index + 1].value != "(" or not _is_function(self)):
+            return self.simple()  # the usual case
         if token.kind == OPERATOR and token.value == "(":
             self.take()
+            outer, self.scope = self.scope, self.new_scope()
             node = Group(self.sequence(frozenset()), True, line=token.line)
+            self.scope = outer
             self.expect(")")
             return self.redirected(node)
         if token.kind == OPERATOR and token.value in _REDIRECT_OPERATORS:
@@ -218,6 +307,9 @@ class _Parser:
     def redirected(self, node):
         while self.peek().kind == OPERATOR and self.peek().value in _REDIRECT_OPERATORS:
             node.redirects.append(self.redirect())
+        if node.redirects:  # `done < /etc/hosts`, `{ ...; } > log`: the body's input and output
+            bodies = [body for redirect in node.redirects for body in redirect.substitutions or ()]
+            self.add(Simple([], redirects=node.redirects, line=node.line, substitutions=bodies or None))
         return node
 
     def redirect(self) -> Redirect:
@@ -227,27 +319,37 @@ class _Parser:
         target = self.take()
         if target.kind != WORD:
             raise ShellSyntaxError(f"`{operator.value}` without a target on line {operator.line}")
-        return Redirect(operator.value, target.value, operator.descriptor)
+        return Redirect(operator.value, target.value, operator.descriptor, substitutions=target.substitutions)
 
     def simple(self) -> Simple:
-        node = Simple([], line=self.peek().line)
+        tokens = self.tokens
+        node = Simple([], line=tokens[self.index].line)
         in_test = False  # inside [[ ]], operators are words
         while True:
-            token = self.peek()
-            if token.kind == WORD:
+            token = tokens[self.index]
+            if token.words is not None:  # a run of plain words: all of them at once
+                self.index += 1
+                in_test = _add_run(node, token, in_test)
+            elif token.kind == WORD:
                 self.take()
                 node.raw.append(token.raw or token.value)
+                if token.substitutions:
+                    node.substitutions = (node.substitutions or []) + token.substitutions
                 if not node.words and is_assignment(token.value):
                     node.assignments.append(token.value)
                 else:
                     node.words.append(token.value)
                     in_test = (in_test or (node.words == ["[["] and not token.quoted)) and token.value != "]]"
             elif token.kind == OPERATOR and token.value in _REDIRECT_OPERATORS and not (in_test and token.value in "<>"):
-                node.redirects.append(self.redirect())
+                redirect = self.redirect()
+                node.redirects.append(redirect)
+                if redirect.substitutions:
+                    node.substitutions = (node.substitutions or []) + redirect.substitutions
             elif in_test and token.kind == OPERATOR and token.value in ("&&", "||", "(", ")", "<", ">", "|"):
                 node.words.append(self.take().value)
                 node.raw.append(token.value)
             else:
+                self.add(node)
                 return node
 
     def function(self) -> Function:
@@ -354,8 +456,36 @@ _COMPOUNDS = {
 }
 
 
+def _add_run(node: Simple, token: Token, in_test: bool) -> bool:
+    """Add a run's words to a simple command; returns whether a `[[ ]]` test is open after them."""
+    values, raws = token.words, token.raws
+    if token.start:
+        values, raws = values[token.start :], raws[token.start :]
+    node.raw += raws
+    index = 0
+    if not node.words:
+        while index < len(values) and "=" in values[index] and is_assignment(values[index]):
+            index += 1
+        if index:
+            node.assignments += values[:index]
+            values = values[index:]
+    if in_test or (not node.words and values[:1] == ["[["] and raws[index] == "[["):
+        for value in values:
+            in_test = (in_test or (not node.words and value == "[[")) and value != "]]"
+            node.words.append(value)
+        return in_test
+    node.words += values
+    return False
+
+
 def _is_function(parser: _Parser) -> bool:
-    following, closing = parser.peek(1), parser.peek(2)
+    token = parser.peek()
+    if token.words is not None and token.start + 1 < len(token.words):
+        return False  # `name (` has no word between
+    following = parser.peek(1)
+    if following.kind != OPERATOR:
+        return False
+    closing = parser.peek(2)
     return (following.kind == OPERATOR and following.value == "(" and closing.kind == OPERATOR
             and closing.value == ")")
 

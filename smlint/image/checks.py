@@ -16,9 +16,7 @@ from .. import contract
 from .dockerfile_map import DockerfileMap
 from .view import ImageView, Resolved
 from .walker import DIR, FILE, SCRIPT_NEITHER, SYMLINK, shebang_shell
-from ..argv import INITS as INIT_WRAPPERS, SHELLS
-from ..dockerfile.facts import skip_wrappers
-from ..dockerfile.shell import program_name
+from ..argv import INITS as INIT_WRAPPERS, SHELLS, program_name, skip_wrappers
 
 registry = Registry()
 

@@ -287,12 +287,12 @@ def entrypoint_programs(entrypoint: list[str]) -> list[tuple[int, str]]:
     """(index in ContainerEntrypoint, program) of what actually runs: the first
     element, an interpreter's script operand, the first command of a `-c`
     script. Option values are never programs."""
-    from ..dockerfile.shell import parse_script, program_name, shell_c_script, strip_wrappers, top_level
+    from ..dockerfile.shell import program_name, script_commands, shell_c_script, strip_wrappers, top_level
 
     found = [(0, entrypoint[0])]
     shell = shell_c_script(entrypoint)
     if shell is not None:
-        commands = top_level(parse_script(entrypoint[shell[2]]))
+        commands = top_level(script_commands(entrypoint[shell[2]]))
         words = strip_wrappers(commands[0].words) if commands else []
         if words:
             found.append((shell[2], words[0]))
