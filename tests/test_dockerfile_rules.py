@@ -71,6 +71,22 @@ CASES = [
     ("SM112", P + "RUN cp -r src /app && mkdir -p /app/out\n" + EP, False),
     ("SM112", P + "RUN ln -s /opt/ml/processing/input /data\n" + EP, False),  # the link is /data
     ("SM112", P + "RUN cat /opt/ml/x > /tmp/y\n" + EP, False),
+    # SM112 through the grammar: a cd lasts in its shell (if, brace group), not out of a subshell or pipeline
+    ("SM112", P + "RUN if [ -d /opt ]; then cd /opt; fi && touch ml/x\n" + EP, True),
+    ("SM112", P + "RUN (cd /opt && true); touch ml/x\n" + EP, False),
+    ("SM112", P + "RUN cd /opt && (touch ml/x)\n" + EP, True),
+    ("SM112", P + "RUN cd /opt | true; touch ml/x\n" + EP, False),
+    ("SM112", P + "RUN for d in a b; do mkdir -p /opt/ml/$d; done\n" + EP, True),
+    ("SM112", P + "RUN { echo a; } > /opt/ml/log\n" + EP, True),
+    ("SM112", P + "RUN echo x 2>&1 >/tmp/y\n" + EP, False),  # 2>&1 duplicates, writes no file "1"
+    # SM120 inside compound commands (reserved words are not program names)
+    ("SM120", P + "RUN if [ \"$GPU\" = 1 ]; then apt-get install -y nvidia-driver-535; fi\n" + EP, True),
+    ("SM120", P + "RUN case $A in x) yum install -y cuda-drivers;; esac\n" + EP, True),
+    ("SM120", P + "RUN f() { dnf install -y nvidia-driver; }; f\n" + EP, True),
+    ("SM120", P + "RUN echo $(apt-get install -y nvidia-utils-535)\n" + EP, True),
+    ("SM120", P + "RUN if true; then echo apt-get install nvidia-driver-535; fi\n" + EP, False),
+    # SM121 in a loop
+    ("SM121", P + "RUN for f in /tmp/*.run; do sh /tmp/NVIDIA-Linux-x86_64-535.run --silent; done\n" + EP, True),
     # SM120
     ("SM120", P + "RUN yum install -y cuda-12-4 && yum clean all\n" + EP, True),
     ("SM120", P + "RUN conda install -y -c nvidia cuda-drivers\n" + EP, True),

@@ -69,6 +69,28 @@ def test_sm105_names_the_branch_at_fault():
     assert "`python3 b.py` (the `else` branch)" in finding.message and "write `exec python3 b.py`" in finding.message
 
 
+def test_sm105_names_every_faulty_branch_with_its_fix():
+    text = P + 'CMD ["sh","-c","if [ -n \\"$X\\" ]; then python3 a.py; else python3 b.py; fi"]\n'
+    [finding] = [f for f in lint_text(text) if f.rule_id == "SM105"]
+    assert ("on 2 paths (/bin/sh is dash on this base, which does not exec the final command itself): "
+            "(1) `python3 a.py` (the `then` branch) is not run with `exec`; write `exec python3 a.py`; "
+            "(2) `python3 b.py` (the `else` branch) is not run with `exec`; write `exec python3 b.py`") in finding.message
+
+
+def test_sm105_bounds_the_paths_it_names():
+    arms = " ".join(f"{n}) python3 {n}.py;;" for n in "abcdef")
+    [finding] = [f for f in lint_text(P + f'CMD ["sh","-c","case $1 in {arms} esac"]\n') if f.rule_id == "SM105"]
+    assert "on 6 paths" in finding.message and "(4) `python3 d.py`" in finding.message
+    assert "e.py" not in finding.message and finding.message.endswith("; and 2 more")
+
+
+def test_sm107_names_every_faulty_branch():
+    body = '#!/bin/sh\ncase "$1" in\n  a) python3 a.py ;;\n  *) python3 b.py ;;\nesac\n'
+    [finding] = [f for f in lint_text(_script(body)) if f.rule_id == "SM107"]
+    assert "(1) `python3 a.py` (the `a)` branch)" in finding.message
+    assert "(2) `python3 b.py` (the `*)` branch)" in finding.message and "write `exec python3 b.py`" in finding.message
+
+
 def test_sm105_trap_alone_says_why():
     text = P + 'ENTRYPOINT ["bash","-c","trap \'echo bye\' TERM; python3 job.py"]\n'
     [finding] = [f for f in lint_text(text) if f.rule_id == "SM105"]
@@ -98,7 +120,7 @@ def test_sm107_on_reduced_real_scripts(body, fires):
     findings = [f for f in lint_text(_script(body)) if f.rule_id == "SM107"]
     assert bool(findings) is fires, [f.message for f in findings]
     if fires:
-        assert "or trap INT and TERM, run the job in the background and `wait`" in findings[0].message
+        assert "; or trap INT and TERM, run the job in the background and `wait`" in findings[0].message
 
 
 def test_the_grammar_loads_only_for_files_with_a_shell_script():

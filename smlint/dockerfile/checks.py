@@ -122,19 +122,42 @@ def _shell_named(name: str, bin_sh: str) -> str:
     return resolve_shell(name, bin_sh)
 
 
-def _not_handed_on(found, shell: str, program: str) -> str:
+_MAX_PATHS = 4  # faulty paths a message names
+
+
+def _not_handed_on(found) -> str:
     """Why the stop signal stops at the shell, for one job left running."""
     if found.outcome.background:
         return f"it runs {found.describe()} in the background and waits without trapping INT or TERM"
     if found.trapped:
         return (f"its trap runs only after the foreground {found.describe()} ends, so the signal is not "
                 f"handed on (run the job in the background and `wait`, or `exec` it)")
-    how = f"{found.describe()} is not run with `exec`"
+    return f"{found.describe()} is not run with `exec`"
+
+
+def _shell_note(found, shell: str, program: str) -> str:
+    """Which shells would exec the job themselves, when that decides the finding."""
+    if found.outcome.background or found.trapped:
+        return ""
     if found.unless:
-        return how + f" (unless /bin/sh is {found.unless}, which exec the final command themselves)"
+        return f" (unless /bin/sh is {found.unless}, which exec the final command themselves)"
     if found.self_exec_by and program == "sh":
-        return how + f" (/bin/sh is {shell} on this base, which does not exec the final command itself)"
-    return how
+        return f" (/bin/sh is {shell} on this base, which does not exec the final command itself)"
+    return ""
+
+
+def left_running_text(founds: list, shell: str = "", program: str = "") -> str:
+    """Every path that leaves the job a child of PID 1's shell, each with its fix:
+    one path as a sentence, several numbered (at most _MAX_PATHS named)."""
+    notes = [_shell_note(found, shell, program) for found in founds]
+    shared = notes[0] if len(set(notes)) == 1 else ""
+    parts = [f"{_not_handed_on(found)}{'' if shared else note}; {found.fix()}"
+             for found, note in zip(founds[:_MAX_PATHS], notes)]
+    if len(parts) == 1:
+        return parts[0] + shared
+    more = f"; and {len(founds) - _MAX_PATHS} more" if len(founds) > _MAX_PATHS else ""
+    return (f"on {len(founds)} paths{shared}: " + "; ".join(f"({n}) {part}" for n, part in enumerate(parts, 1))
+            + more)
 
 
 @registry.check("SM105")
@@ -144,12 +167,12 @@ def shell_wrapper_without_exec(subject: Subject) -> Iterator[Problem]:
         return
     from .shell_questions import left_running  # loaded only for a file with a shell script
 
-    tree = subject.pid1_tree
     shell = _shell_named(script.shell, subject.bin_sh)
-    for found in left_running(tree, shell, c_mode=True)[:1]:
+    founds = left_running(subject.pid1_tree, shell, c_mode=True)
+    if founds:
         yield Problem(
             f"`{script.shell} -c` stays PID 1 while the job runs and forwards no signal to it: "
-            f"{_not_handed_on(found, shell, script.shell)}; {found.fix()}",
+            f"{left_running_text(founds, shell, script.shell)}",
             span_of(script.instruction),
             fix=fixes.wrapper_fix(script.instruction, script.text, subject.dockerfile.parsed),
         )
@@ -163,14 +186,12 @@ def entrypoint_script_without_exec(subject: Subject) -> Iterator[Problem]:
     from .shell_questions import left_running, parse_or_none  # loaded only for a file with a shell script
 
     tree = parse_or_none(script.text)
-    if tree is None:
-        return
-    for found in left_running(tree, _shell_named(script.shell, subject.bin_sh), c_mode=False)[:1]:
+    founds = left_running(tree, _shell_named(script.shell, subject.bin_sh), c_mode=False) if tree else []
+    if founds:
         yield Problem(
             f"{script.run_by.keyword} runs {script.path}, a {script.shell} script (copied on line "
             f"{script.copied_by.line}) that stays PID 1 and forwards neither SIGINT nor SIGTERM: "
-            f"{_not_handed_on(found, '', '')}; {found.fix()}, or trap INT and TERM, run the job in the "
-            f"background and `wait` for it",
+            f"{left_running_text(founds)}; or trap INT and TERM, run the job in the background and `wait` for it",
             span_of(script.run_by),
             data={"script": script.path, "copied_on_line": script.copied_by.line},
         )
