@@ -271,3 +271,11 @@ def test_sm107_path_that_extends_the_base_images_path():
     text = _script_image("#!/bin/bash\neval \"$@\"\n", '["bash", "-m", "start.sh"]',
                          "ENV PATH=/opt/venv/bin:$PATH\nWORKDIR /workspace\nCOPY <<'EOF' /usr/local/bin/start.sh")
     assert _sm107(text)
+
+
+def test_onbuild_heredoc_is_one_instruction():
+    """`ONBUILD RUN <<EOF` takes its body as BuildKit does (it was SM001 "unknown instruction 'echo'")."""
+    findings = lint_text(P + "ONBUILD RUN <<EOF\necho hi\nEOF\n" + EP)
+    assert [f.rule_id for f in findings if f.severity.value != "info"] == [], [(f.rule_id, f.message) for f in findings]
+    assert [i.keyword for i in build(P + "ONBUILD COPY <<X /a\nb\nX\n" + EP).parsed.instructions] == [
+        "FROM", "ONBUILD", "ENTRYPOINT"]

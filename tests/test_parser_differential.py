@@ -114,6 +114,13 @@ TRICKY = [
     "FROM a\nRUN cat << EOF\n",  # a blank after << : no heredoc
     "FROM a\nRUN echo \"<<EOF\"\n",  # quoted: no heredoc
     "FROM a\nRUN <<EOF\n\tx\n\tEOF\nEOF\n",  # without - a tabbed terminator is body text
+    # ONBUILD triggers take heredocs as their instructions do
+    "FROM a\nONBUILD RUN <<EOF\necho hi\nEOF\nRUN x\n",
+    "FROM a\nONBUILD COPY <<-X <<'Y' /d/\n\tb\n\tX\nc\nY\n",
+    "FROM a\nonbuild run --mount=type=cache,target=/c <<EOF bash\nset -e\nEOF\n",
+    "FROM a\nONBUILD RUN [\"sh\", \"-c\", \"cat <<EOF\"]\nRUN x\n",  # exec form: no heredoc
+    "FROM a\nONBUILD ENV A=<<EOF\nRUN x\n",  # ENV takes none
+    "FROM a\nONBUILD RUN cat <<EOF >/x \\\n  && true\nbody\nEOF\n",
 ]
 
 
@@ -132,7 +139,8 @@ _word = st.sampled_from(["a", "b", "/opt/ml", "${X}", "$Y", '"q w"', "'s q'", "x
 _arg_line = st.lists(_word, min_size=0, max_size=5).map(" ".join)
 _flag = st.sampled_from(["--link", "--from=b", "--x='a b'", '--y="c"', "--z=a\\ b", "--", "--mount=type=cache,target=/c"])
 _flags = st.lists(_flag, max_size=3).map(lambda flags: "".join(f + " " for f in flags))
-_keyword = st.sampled_from(["RUN", "run", "CMD", "ENTRYPOINT", "COPY", "ENV", "WORKDIR", "LABEL", "ADD", "SHELL"])
+_keyword = st.sampled_from(["RUN", "run", "CMD", "ENTRYPOINT", "COPY", "ENV", "WORKDIR", "LABEL", "ADD", "SHELL",
+                            "ONBUILD RUN", "ONBUILD COPY"])
 
 
 @st.composite
@@ -148,14 +156,14 @@ def instruction(draw):
         parts = draw(st.lists(_arg_line, min_size=2, max_size=4))
         filler = draw(st.sampled_from(["", "# inside\n", "\n", "   \n"]))
         return f"{keyword} " + (" \\\n" + filler).join(parts)
-    if kind == "heredoc" and keyword.upper() in ("RUN", "COPY", "ADD"):
+    if kind == "heredoc" and keyword.upper().split()[-1] in ("RUN", "COPY", "ADD"):
         name = draw(st.sampled_from(["EOF", "END", "X1"]))
         dash = draw(st.sampled_from(["", "-"]))
         quote = draw(st.sampled_from(["", '"', "'", "\\"]))
         marker = "\\" + name if quote == "\\" else quote + name + quote
         body = draw(st.lists(_arg_line, max_size=3))
         tab = draw(st.sampled_from(["\t", "\t\t"])) if dash else ""
-        dest = " /dst/" if keyword.upper() != "RUN" else ""
+        dest = " /dst/" if keyword.upper().split()[-1] != "RUN" else ""
         flags = draw(_flags)
         return f"{keyword} {flags}<<{dash}{marker}{dest}\n" + "".join(tab + b + "\n" for b in body) + tab + name
     if kind == "comment":

@@ -161,6 +161,10 @@ def parse(text: str) -> ParsedDockerfile:
             heredocs, index = _read_heredocs(lines, index, args, start_line)
             if heredocs:
                 end_line, last_text = index, lines[index - 1]
+        elif keyword == "ONBUILD" and "<<" in args and (trigger := _heredoc_trigger(args, escape)):
+            # BuildKit reads the trigger's heredocs too (the bodies belong to the trigger, not to ONBUILD)
+            index = _read_heredocs(lines, index, trigger, start_line)[1]
+            end_line, last_text = index, lines[index - 1]
         result.instructions.append(
             Instruction(
                 keyword=keyword,
@@ -175,6 +179,15 @@ def parse(text: str) -> ParsedDockerfile:
             )
         )
     return result
+
+
+def _heredoc_trigger(args: str, escape: str) -> str | None:
+    """The arguments of an ONBUILD trigger that takes heredocs (`ONBUILD RUN <<EOF`), else None."""
+    keyword, _, rest = _split_keyword(args)
+    if keyword.upper() not in HEREDOC_INSTRUCTIONS:
+        return None
+    trigger = extract_flags(rest, escape)[1]
+    return trigger if _exec_form(trigger) is None else None
 
 
 def _read_heredocs(lines: list[str], index: int, args: str, start_line: int) -> tuple[tuple[Heredoc, ...], int]:
