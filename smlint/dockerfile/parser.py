@@ -157,14 +157,13 @@ def parse(text: str) -> ParsedDockerfile:
         keyword = keyword_text.upper()
         flags, args = extract_flags(rest, escape)
         heredocs: tuple[Heredoc, ...] = ()
-        if keyword in HEREDOC_INSTRUCTIONS and "<<" in args:
-            heredocs, index = _read_heredocs(lines, index, args, start_line)
-            if heredocs:
-                end_line, last_text = index, lines[index - 1]
-        elif keyword == "ONBUILD" and "<<" in args and (trigger := _heredoc_trigger(args, escape)):
-            # BuildKit reads the trigger's heredocs too (the bodies belong to the trigger, not to ONBUILD)
-            index = _read_heredocs(lines, index, trigger, start_line)[1]
-            end_line, last_text = index, lines[index - 1]
+        if "<<" in args and (marked := _heredoc_args(keyword, args, escape)) is not None:
+            heredocs, after = _read_heredocs(lines, index, marked, start_line)
+            if after > index:
+                index = end_line = after
+                last_text = lines[index - 1]
+            if keyword == "ONBUILD":
+                heredocs = ()  # BuildKit gives the bodies to the trigger, which smlint does not model
         result.instructions.append(
             Instruction(
                 keyword=keyword,
@@ -181,13 +180,19 @@ def parse(text: str) -> ParsedDockerfile:
     return result
 
 
-def _heredoc_trigger(args: str, escape: str) -> str | None:
-    """The arguments of an ONBUILD trigger that takes heredocs (`ONBUILD RUN <<EOF`), else None."""
-    keyword, _, rest = _split_keyword(args)
-    if keyword.upper() not in HEREDOC_INSTRUCTIONS:
+def _heredoc_args(keyword: str, args: str, escape: str) -> str | None:
+    """The arguments whose `<<` markers start heredocs: those of RUN, COPY and
+    ADD, and those of an ONBUILD trigger that is one of them in shell form
+    (`ONBUILD RUN <<EOF`, as BuildKit reads it); None for other instructions."""
+    if keyword in HEREDOC_INSTRUCTIONS:
+        return args
+    if keyword != "ONBUILD":
         return None
-    trigger = extract_flags(rest, escape)[1]
-    return trigger if _exec_form(trigger) is None else None
+    trigger, _, rest = _split_keyword(args)
+    if trigger.upper() not in HEREDOC_INSTRUCTIONS:
+        return None
+    rest = extract_flags(rest, escape)[1]
+    return rest if _exec_form(rest) is None else None
 
 
 def _read_heredocs(lines: list[str], index: int, args: str, start_line: int) -> tuple[tuple[Heredoc, ...], int]:

@@ -84,7 +84,7 @@ def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     pending: list[Heredoc] = []
     position, line, length = 0, 1, len(text)
-    blank_run, simple_word, operator_at, fast_at = _BLANKS.match, _SIMPLE_WORD.match, _OPERATOR.match, _FAST.match
+    blank_run, simple_word, fast_at = _BLANKS.match, _SIMPLE_WORD.match, _FAST.match
     fast = FAST
     while True:
         step = fast and fast_at(text, position)  # the usual case: plain words, or an operator
@@ -94,18 +94,14 @@ def tokenize(text: str) -> list[Token]:
                 tokens.append(Token(OPERATOR, step["op"], line))
                 position = step.end()
                 continue
-            if kind == "newline":
-                if not pending:
-                    tokens.append(Token(NEWLINE, "\n", line))
-                    line += 1
-                    position = step.end()
-                    continue
-                step = None  # here-document bodies follow: the slow way
-            else:
-                went_on = _run(text, step, line, tokens, pending)
-                if went_on > step.start("run"):
-                    position = went_on
-                    continue
+            if kind == "newline" and not pending:  # (with here-document bodies to read: the slow way)
+                tokens.append(Token(NEWLINE, "\n", line))
+                line += 1
+                position = step.end()
+                continue
+            if kind == "run" and (went_on := _run(text, step, line, tokens, pending)) > step.start("run"):
+                position = went_on
+                continue
         blanks = blank_run(text, position)
         if blanks:
             line += blanks.group().count("\n")
@@ -124,41 +120,47 @@ def tokenize(text: str) -> list[Token]:
                 raise ShellSyntaxError(f"here-document `{pending[0].delimiter}` has no end")
             tokens.append(Token(END, "", line))
             return tokens
-        char = text[position]
-        if char == "#" and (position == 0 or text[position - 1] in " \t\n;&|()<>"):
-            newline = text.find("\n", position)
-            position = length if newline < 0 else newline
-        elif char == "\n":
-            tokens.append(Token(NEWLINE, "\n", line))
-            line += 1
-            position += 1
-            if pending:
-                position, line = _heredoc_bodies(text, position, line, pending)
-                pending = []
-        elif (arithmetic := text.startswith("((", position) and _command_start(tokens)) or (
-                char in "<>" and text.startswith("(", position + 1)):  # (( )) or a process substitution
-            close = _arithmetic_end(text, position + 2) if arithmetic else matching_paren(text, position + 1) + 1
-            tokens.append(Token(WORD, text[position:close], line,
-                                substitutions=None if arithmetic else [text[position + 2 : close - 1]]))
-            line += text.count("\n", position, close)
-            position = close
-        elif char in "<>" or (char == "&" and text.startswith(("&>>", "&>"), position)):
-            position = _redirect(text, position, line, "", tokens, pending)
-        elif char in ";&|()":
-            operator = operator_at(text, position).group()
-            tokens.append(Token(OPERATOR, operator, line))
-            position += len(operator)
-        else:
-            start, start_line = position, line
-            substitutions: list[str] = []
-            position, value, quoted = read_word(text, position, substitutions)
-            if "\n" in value or "\\" in text[start:position]:
-                line += text.count("\n", start, position)
-            if not quoted and value.isdigit() and position < length and text[position] in "<>":
-                position = _redirect(text, position, start_line, value, tokens, pending)
-            else:
-                tokens.append(Token(WORD, value, start_line, quoted, raw=text[start:position],
-                                    substitutions=substitutions or None))
+        position, line = _special(text, position, line, tokens, pending)
+
+
+def _special(text: str, position: int, line: int, tokens: list[Token], pending: list[Heredoc]) -> tuple[int, int]:
+    """Read what starts with a special character at position (a comment, a
+    newline and the here-document bodies after it, `((`, a process
+    substitution, a redirection, an operator, a word with quotes or
+    expansions); returns where to go on and the line there."""
+    char, length = text[position], len(text)
+    if char == "#" and (position == 0 or text[position - 1] in " \t\n;&|()<>"):
+        newline = text.find("\n", position)
+        return (length if newline < 0 else newline), line
+    if char == "\n":
+        tokens.append(Token(NEWLINE, "\n", line))
+        if pending:
+            position, line = _heredoc_bodies(text, position + 1, line + 1, pending)
+            pending.clear()
+            return position, line
+        return position + 1, line + 1
+    if (arithmetic := text.startswith("((", position) and _command_start(tokens)) or (
+            char in "<>" and text.startswith("(", position + 1)):  # (( )) or a process substitution
+        close = _arithmetic_end(text, position + 2) if arithmetic else matching_paren(text, position + 1) + 1
+        tokens.append(Token(WORD, text[position:close], line,
+                            substitutions=None if arithmetic else [text[position + 2 : close - 1]]))
+        return close, line + text.count("\n", position, close)
+    if char in "<>" or (char == "&" and text.startswith(("&>>", "&>"), position)):
+        return _redirect(text, position, line, "", tokens, pending), line
+    if char in ";&|()":
+        operator = _OPERATOR.match(text, position).group()
+        tokens.append(Token(OPERATOR, operator, line))
+        return position + len(operator), line
+    start = position
+    substitutions: list[str] = []
+    position, value, quoted = read_word(text, position, substitutions)
+    if not quoted and value.isdigit() and position < length and text[position] in "<>":
+        position = _redirect(text, position, line, value, tokens, pending)
+    else:
+        tokens.append(Token(WORD, value, line, quoted, raw=text[start:position], substitutions=substitutions or None))
+    if "\n" in value or "\\" in text[start:position]:
+        line += text.count("\n", start, position)
+    return position, line
 
 
 def _run(text: str, run: re.Match, line: int, tokens: list[Token], pending: list[Heredoc]) -> int:
