@@ -85,6 +85,12 @@ CASES = [
     ("SM120", P + "RUN f() { dnf install -y nvidia-driver; }; f\n" + EP, True),
     ("SM120", P + "RUN echo $(apt-get install -y nvidia-utils-535)\n" + EP, True),
     ("SM120", P + "RUN if true; then echo apt-get install nvidia-driver-535; fi\n" + EP, False),
+    # reduced from aws/deep-learning-containers: the first command of a `then` branch (main read `then` as its program)
+    ("SM133", P + 'RUN if [ ! -e "$D/x" ]; then ln -s /data /opt/ml/processing/output/d; fi && cd /tmp\n' + EP, True),
+    ("SM120", P + 'RUN if [ "$TARGETPLATFORM" = "linux/amd64" ]; then apt-get install -y nvidia-utils-535 && true; fi\n'
+     + EP, True),
+    # reduced from docker-library/php: the first command of a `for` body
+    ("SM112", P + "RUN set -eux; for dir in a b; do rm -rvf \"$dir\"; touch /opt/ml/$dir; done\n" + EP, True),
     # SM121 in a loop
     ("SM121", P + "RUN for f in /tmp/*.run; do sh /tmp/NVIDIA-Linux-x86_64-535.run --silent; done\n" + EP, True),
     # SM120
