@@ -50,14 +50,16 @@ def _ours(text: str) -> tuple[list[str], Counter]:
     return names, kinds
 
 
-def _theirs(text: str) -> tuple[list[str], Counter] | None:
+def _theirs(text: str, opaque: frozenset = _OPAQUE) -> tuple[list[str], Counter] | None:
+    """Command names in text order and compound commands counted, as tree-sitter-bash
+    reads `text` (nothing under an `opaque` node); None where it finds an error."""
     tree = PARSER.parse(text.encode())
     if tree.root_node.has_error:
         return None
     names, kinds, stack = [], Counter(), [tree.root_node]
     while stack:
         node = stack.pop()
-        if node.type in _OPAQUE:
+        if node.type in opaque:
             continue
         if node.type == "command":
             name = node.child_by_field_name("name")
@@ -244,22 +246,8 @@ def _run_view_ours(text: str) -> Counter:
 
 
 def _run_view_theirs(text: str) -> Counter | None:
-    tree = PARSER.parse(text.encode())
-    if tree.root_node.has_error:
-        return None
-    names, stack = Counter(), [tree.root_node]
-    while stack:
-        node = stack.pop()
-        if node.type in _RUN_OPAQUE:
-            continue
-        if node.type == "command":
-            name = node.child_by_field_name("name")
-            if name is not None:
-                names[name.text.decode()] += 1
-        elif node.type in ("declaration_command", "unset_command"):
-            names[node.children[0].text.decode()] += 1
-        stack.extend(node.named_children)
-    return names
+    found = _theirs(text, _RUN_OPAQUE)
+    return None if found is None else Counter(found[0])
 
 
 def _run_style(rng: random.Random) -> str:

@@ -14,6 +14,7 @@ from ..argv import INITS as INIT_WRAPPERS  # programs that start the real comman
 from ..findings import Span
 from .model import Dockerfile, Stage, Step, expand
 from .parser import Heredoc, Instruction, shell_words
+from .writes import WRITERS, destinations
 from .shell import program_name, script_commands, shebang_shell, shell_c_script, strip_wrappers
 
 if TYPE_CHECKING:
@@ -58,16 +59,26 @@ class Subject:
         return pid1_script(self.final)
 
     @cached_property
+    def _pid1_read(self) -> tuple:
+        """The PID-1 script's grammar tree (None when it does not parse) and its
+        commands, nested ones included: read once for SM105, SM106, SM131, SM133."""
+        if not self.pid1:
+            return None, []
+        from .shell_lexer import ShellSyntaxError
+        from .shell_tree import parse_with_commands
+
+        try:
+            return parse_with_commands(self.pid1.text)
+        except (ShellSyntaxError, RecursionError):
+            return None, script_commands(self.pid1.text)
+
+    @property
     def pid1_commands(self) -> list[Simple]:
-        """The PID-1 script's commands, nested ones included; read once for SM131, SM133."""
-        return script_commands(self.pid1.text) if self.pid1 else []
+        return self._pid1_read[1]
 
-    @cached_property
+    @property
     def pid1_tree(self):
-        """The PID-1 script's grammar tree (SM105, SM106); None when it does not parse."""
-        from .shell_questions import parse_or_none
-
-        return parse_or_none(self.pid1.text) if self.pid1 else None
+        return self._pid1_read[0]
 
     @cached_property
     def bin_sh(self) -> str:
@@ -356,69 +367,12 @@ def written_paths(command: Simple, step: Step, cwd: str) -> Iterator[tuple[str, 
     if not words:
         return
     name = program_name(words[0])
-    if name not in _WRITERS:
+    if name not in WRITERS:
         return
     args = words[1:]
     positional = [a for a in args if not a.startswith("-")]
-    for path in _destinations(name, args, positional):
+    for path in destinations(name, args, positional):
         yield absolute(path, cwd), name
-
-
-def _option_value(args: list[str], short: tuple[str, ...], long: tuple[str, ...]) -> Iterator[str]:
-    for index, arg in enumerate(args):
-        for option in long:
-            if arg.startswith(option + "="):
-                yield arg[len(option) + 1 :]
-            elif arg == option and index + 1 < len(args):
-                yield args[index + 1]
-        if arg.startswith("--") or not arg.startswith("-"):
-            continue
-        for option in short:  # -O FILE, -OFILE, and clusters such as -qO FILE
-            letter = option[1]
-            cluster = arg[1:]
-            if letter not in cluster:
-                continue
-            rest = cluster[cluster.index(letter) + 1 :]
-            if rest:
-                yield rest
-            elif index + 1 < len(args):
-                yield args[index + 1]
-
-
-# Every command _destinations reads (keep the two in step): the rest write nothing
-# it can know, so written_paths skips them before splitting their options.
-_WRITERS = frozenset({"mkdir", "touch", "tee", "truncate", "cp", "mv", "rsync", "install", "ln", "wget", "curl",
-                      "tar", "bsdtar", "unzip", "git"})
-
-
-def _destinations(name: str, args: list[str], positional: list[str]) -> list[str]:
-    if name in ("mkdir", "touch", "tee", "truncate"):
-        values = set(_option_value(args, ("-m", "-s", "-r", "-d"), ("--mode", "--size", "--reference", "--date")))
-        return [p for p in positional if p not in values]
-    if name in ("cp", "mv", "rsync", "install", "ln"):
-        target = list(_option_value(args, ("-t",), ("--target-directory",)))
-        if target:
-            return target
-        if name == "install" and ("-d" in args or "--directory" in args):
-            return positional
-        if name == "ln" and len(positional) == 1:
-            return ["."]  # `ln -s /x` links into the working directory
-        return positional[-1:] if len(positional) >= 2 else []
-    if name == "wget":
-        return list(_option_value(args, ("-O", "-P"), ("--output-document", "--directory-prefix")))
-    if name == "curl":
-        return list(_option_value(args, ("-o",), ("--output", "--output-dir")))
-    if name in ("tar", "bsdtar"):
-        found = list(_option_value(args, ("-C",), ("--directory",)))
-        if not found and args and not args[0].startswith("-") and "C" in args[0]:
-            # old-style `tar xzfC archive dir` is rare; `tar -xzf a -C dir` handled above
-            return []
-        return found
-    if name == "unzip":
-        return list(_option_value(args, ("-d",), ()))
-    if name == "git" and positional[:1] == ["clone"] and len(positional) >= 3:
-        return [positional[-1]]
-    return []
 
 
 def cd_target(command: Simple, step: Step, cwd: str) -> str | None:
