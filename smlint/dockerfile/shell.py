@@ -24,13 +24,24 @@ __all__ = ["program_name", "script_commands", "top_level", "strip_wrappers", "sh
 
 def script_commands(text: str) -> list[Simple]:
     """Every simple command of `text` (see the module's docstring)."""
+    parse_with_commands, errors = _GRAMMAR or _load_grammar()
+    try:
+        return parse_with_commands(text)[1]
+    except errors:
+        return between_operators(text, ())
+
+
+_GRAMMAR: tuple = ()
+
+
+def _load_grammar() -> tuple:
+    """The grammar, imported when the first script is read (not at start-up)."""
+    global _GRAMMAR
     from .shell_lexer import ShellSyntaxError
     from .shell_tree import parse_with_commands
 
-    try:
-        return parse_with_commands(text)[1]
-    except (ShellSyntaxError, RecursionError):
-        return between_operators(text, ())
+    _GRAMMAR = (parse_with_commands, (ShellSyntaxError, RecursionError))
+    return _GRAMMAR
 
 
 def between_operators(text: str, scope: tuple) -> list[Simple]:

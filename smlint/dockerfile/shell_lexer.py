@@ -99,9 +99,20 @@ def tokenize(text: str) -> list[Token]:
                 line += 1
                 position = step.end()
                 continue
-            if kind == "run" and (went_on := _run(text, step, line, tokens, pending)) > step.start("run"):
-                position = went_on
-                continue
+            if kind == "run":
+                chunk, end = step["run"], step.end()
+                if chunk[-1] in " \t" or end == length or text[end] in _WORD_ENDS:  # its last word is whole
+                    raws = chunk.split()
+                    values = [w.replace("'", "").replace('"', "") for w in raws] if (
+                        "'" in chunk or '"' in chunk) else raws
+                    first = values[0]
+                    tokens.append(Token(WORD, first, line, first != raws[0], "", raws[0], None,
+                                        values if len(raws) > 1 else None, raws if len(raws) > 1 else None))
+                    position = end
+                    continue
+                if (went_on := _run(text, step, line, tokens, pending)) > step.start("run"):
+                    position = went_on
+                    continue
         blanks = blank_run(text, position)
         if blanks:
             line += blanks.group().count("\n")
@@ -179,9 +190,9 @@ def _run(text: str, run: re.Match, line: int, tokens: list[Token], pending: list
         values = [w.replace("'", "").replace('"', "") for w in raws] if ("'" in chunk or '"' in chunk) else raws
         first = values[0]
         if len(raws) == 1:
-            tokens.append(Token(WORD, first, line, first != raws[0], raw=raws[0]))
+            tokens.append(Token(WORD, first, line, first != raws[0], "", raws[0]))
         else:
-            tokens.append(Token(WORD, first, line, first != raws[0], raw=raws[0], words=values, raws=raws))
+            tokens.append(Token(WORD, first, line, first != raws[0], "", raws[0], None, values, raws))
     if descriptor:
         return _redirect(text, end, line, descriptor, tokens, pending)
     return end

@@ -24,6 +24,7 @@ __all__ = ["parse", "parse_with_commands", "is_assignment", "AndOr", "Case", "Fu
 MAX_DEPTH = 64
 RESERVED = frozenset("if then else elif fi case esac for select while until do done { } ! in function [[ ]]".split())
 _NOT_SIMPLE = RESERVED - {"[[", "]]"}  # words that start no simple command
+_NOT_AFTER_RUN = frozenset(("|", "|&", "<<<", "<<-", "<<", "<>", "<&", ">>", ">&", ">|", "<", ">", "&>", "&>>"))
 _LIST_END = frozenset({")", ";;", ";&", ";;&"})
 _REDIRECT_OPERATORS = frozenset(("<<<", "<<-", "<<", "<>", "<&", ">>", ">&", ">|", "<", ">", "&>", "&>>"))
 
@@ -154,6 +155,17 @@ class _Parser:
         return node
 
     def pipeline(self) -> Pipeline:
+        tokens, index = self.tokens, self.index
+        token = tokens[index]
+        if (token.words is not None and not token.start and token.value not in _NOT_SIMPLE and token.value != "[["
+                and "=" not in token.value):
+            following = tokens[index + 1]
+            if following.kind != WORD and following.value not in _NOT_AFTER_RUN:
+                # the usual case: a run of words with no assignment is the whole command and the whole pipeline
+                self.index = index + 1
+                node = Simple(token.words, [], [], token.line, list(token.raws), None, self.scope)
+                self.found.append(node)
+                return Pipeline([node])
         negated = False
         while self.tokens[self.index].value == "!" and self.reserved("!"):
             self.take()
@@ -181,6 +193,11 @@ class _Parser:
             following = self.tokens[self.index + 1]
             if following.kind != WORD and following.value not in _REDIRECT_OPERATORS:  # a run is the whole command
                 self.index += 1
+                start, values, raws = token.start, token.words, token.raws
+                if not start and "=" not in values[0]:  # the usual case: no assignments
+                    node = Simple(values, [], [], token.line, list(raws), None, self.scope)
+                    self.found.append(node)
+                    return node
                 node = Simple([], line=token.line)
                 _add_run(node, token, False)
                 self.add(node)
