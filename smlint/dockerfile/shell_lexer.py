@@ -4,8 +4,17 @@ Words come out with quotes removed (`value`) and a flag saying whether any
 part was quoted or escaped (a quoted `if` is no reserved word). `$(...)`,
 `${...}`, `$((...))` and backquotes stay in the word as written. Operators
 and redirection operators are separate tokens; `<<` / `<<-` take their
-delimiter word at once and their bodies after the next newline. Linear
-time: every character is looked at a bounded number of times, except
+delimiter word at once and their bodies after the next newline. The bodies
+of command substitutions are kept on the token (`substitutions`) for the
+RUN rules, which read the commands inside them.
+
+Most of a RUN script is plain words, blanks and list operators: one regular
+expression (_FAST) reads a whole run of plain words, up to the next operator,
+in one step, as one token holding its words (the parser takes them at once
+as a simple command, or one at a time where a word may be reserved);
+everything else is read character by character. Both ways give the same
+tokens (tests/test_shell_lexer_runs.py checks it with the fast path off).
+Linear time: every character is looked at a bounded number of times, except
 nested `$( )` (re-scanned once per nesting level, and the nesting is bounded
 by the text).
 """

@@ -11,7 +11,9 @@ runs last on each path (shell_flow.py).
     compound    := '{' list '}' | '(' list ')' | if | case | while | until | for
 
 Recursive descent, bounded to MAX_DEPTH nested constructs; anything else is
-a ShellSyntaxError (the rules then judge nothing).
+a ShellSyntaxError (the PID-1 rules then judge nothing; the RUN rules read
+such a script between its operators, shell.py). The same pass lists every
+simple command with its scope (parse_with_commands): the RUN rules' view.
 """
 from __future__ import annotations
 
