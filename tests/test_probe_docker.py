@@ -8,8 +8,8 @@ from conftest import ROOT
 from dockerutil import BUSYBOX_BASE, build_image, docker_cli, engine_or_skip, remove_image
 
 from smlint.config import Policy
-from smlint.run.probe import ProbeOptions, probe
-from smlint.run.sandbox import LABEL, nvidia_runtime
+from smlint.run.probe import MAX_SETTLE, START_ALLOWANCE, ProbeOptions, probe, probe_runtime
+from smlint.run.sandbox import LABEL, Session, nvidia_runtime
 
 pytestmark = pytest.mark.docker
 
@@ -112,3 +112,16 @@ def test_probe_cleans_up(client, image_of):
     assert report.result["verdict"] == "passed"
     run_id = report.result["run_id"]
     assert docker_cli("ps", "-a", "-q", "--filter", f"label={LABEL}={run_id}").stdout.strip() == ""
+
+
+def test_probe_gives_the_watchdog_a_deadline(client, image_of, monkeypatch):
+    """If smlint hangs mid-probe, the watchdog still kills the containers: the
+    probe hands it a deadline (start + settle + grace, plus the GPU checks with --gpus)."""
+    deadlines = []
+    real = Session.watch_deadline
+    monkeypatch.setattr(Session, "watch_deadline",
+                        lambda self, runtime, grace: (deadlines.append((runtime, grace)), real(self, runtime, grace)))
+    report, _ = _probe(client, image_of(TRAP))
+    assert report.result["verdict"] == "passed"
+    assert deadlines == [(START_ALLOWANCE + MAX_SETTLE, GRACE)]
+    assert probe_runtime(ProbeOptions(gpus=True)) > probe_runtime(ProbeOptions()) == START_ALLOWANCE + MAX_SETTLE

@@ -26,6 +26,10 @@ from .sandbox import EngineError, Limits, Session, connect, gpu_request, image_c
 POLL = 0.05
 MIN_SETTLE = 0.3  # let the program install its handlers (an interpreter's start-up)
 MAX_SETTLE = 1.5  # the verdict must come within 2 s of the start
+GPU_WAIT = 120  # seconds one GPU check container may take
+START_ALLOWANCE = 60  # creating and starting the containers, on a busy engine
+GPU_CHECKS = (["nvidia-smi", "-L"],
+              ["python3", "-c", "import ctypes,sys; sys.exit(ctypes.CDLL('libnvidia-ml.so.1').nvmlInit_v2())"])
 
 
 @dataclass
@@ -73,12 +77,21 @@ def probe(image: str, request: dict | None, options: ProbeOptions, policy: Polic
     return report
 
 
+def probe_runtime(options: ProbeOptions) -> float:
+    """A bound on how long a probe's containers live, less the grace period:
+    their start, the settling, and the GPU checks after the signals. Only a
+    stuck smlint comes near it."""
+    return START_ALLOWANCE + MAX_SETTLE + (len(GPU_CHECKS) * GPU_WAIT if options.gpus else 0)
+
+
 def _probe(client, plan, options: ProbeOptions, policy: Policy):
     grace = options.grace if options.grace is not None else policy.grace_period
     outcome = probe_checks.ProbeOutcome(grace=grace)
     facts: dict = {"argv": plan.argv, "init": options.init}
     with Session(client) as session:
         facts["run_id"] = session.run_id
+        # The backstop: even if smlint is stuck or stopped, the watchdog kills what outlives the probe's own bounds.
+        session.watch_deadline(probe_runtime(options), grace)
         # as `run` mounts host algo-1 (root-owned output volumes included); both containers share them
         mounts = prepare_host(client, session, plan, 0, Shards())
         common = dict(entrypoint=plan.argv, hostname=mounts.name, environment=plan.environment, volumes=mounts.binds,
@@ -263,16 +276,14 @@ def _gpu(client, session: Session, plan, options: ProbeOptions, outcome: probe_c
     if reason:
         outcome.gpu = {"status": "skipped", "reason": reason}
         return
-    attempts = [["nvidia-smi", "-L"],
-                ["python3", "-c", "import ctypes,sys; sys.exit(ctypes.CDLL('libnvidia-ml.so.1').nvmlInit_v2())"]]
     last = ""
-    for index, argv in enumerate(attempts):
+    for index, argv in enumerate(GPU_CHECKS):
         limits = Limits(options.limits.memory, options.limits.pids, options.limits.network, False)
         container = session.create(plan.image, f"gpu{index}", limits, entrypoint=argv, environment=plan.environment,
                                    device_requests=gpu_request())
         try:
             container.start()
-            code = container.wait(timeout=120).get("StatusCode")
+            code = container.wait(timeout=GPU_WAIT).get("StatusCode")
             text = container.logs().decode("utf-8", "replace").strip()
         except Exception as error:
             code, text = None, str(getattr(error, "explanation", None) or error)
