@@ -270,8 +270,11 @@ def test_sm107_path_that_extends_the_base_images_path():
      "PID 1 is the shell while `python3 job.py` runs, so"),
     ("FROM ubuntu:22.04\nCMD exec python3 job.py", "`exec` makes the program PID 1"),
     ("FROM ubuntu:22.04\nCMD cd /app && exec python3 job.py", "the script hands the stop signal on (`exec`"),
+    # a builtin is no program: nothing takes the signal, and no exec form can be suggested for it
+    ("FROM ubuntu:18.04\nCMD source activate fastai-cpu ~/.bashrc", "it runs no program that could take the stop"),
 ])
 def test_shell_form_messages_name_the_shell_that_runs(text, says):
     """SM101/SM103 say what the shell that runs does with the text (issue 9's shell inference)."""
     [finding] = [f for f in lint_text(text + "\n") if f.rule_id in ("SM101", "SM103")]
     assert says in finding.message
+    assert 'ENTRYPOINT ["source"' not in finding.message

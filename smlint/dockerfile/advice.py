@@ -5,6 +5,7 @@ import json
 import posixpath
 import re
 
+from ..argv import SHELL_BUILTINS
 from ..contract import OPT_ML, PROCESSING
 from .facts import under
 from .parser import shell_words
@@ -23,7 +24,7 @@ def exec_form_of(text: str) -> list[str] | None:
             words = words[1:]
         found = shell_c_script(words)
         if found is None:
-            return words or None
+            return words if words and words[0] not in SHELL_BUILTINS else None
         if len(words) != found[2] + 1:
             return None  # `sh -c X name args`: $0 and positional parameters
         text = words[found[2]]
@@ -52,6 +53,7 @@ def shell_pid1(text: str, keyword: str, shell_argv: tuple[str, ...], bin_sh: str
     """What shell-form text means for the stop signal, for the shell that runs
     it (`shell_argv`: the SHELL; `bin_sh`: what /bin/sh is on the base, "" unknown)."""
     from .shell import program_name
+    from .shell_flow import outcomes
     from .shell_questions import left_running, parse_or_none, resolve_shell
 
     lost = "never reach it" if keyword == "ENTRYPOINT" else "would replace the whole command"
@@ -68,6 +70,9 @@ def shell_pid1(text: str, keyword: str, shell_argv: tuple[str, ...], bin_sh: str
         if left_running(tree, "", c_mode=True):  # only this shell's own exec hands PID 1 on
             return (f"the program becomes PID 1 ({shown} is {shell} here, which execs it itself), but the job's "
                     f"ContainerArguments {lost}")
+        if not any(outcome.job for outcome in outcomes(tree)):
+            return (f"PID 1 is the shell, and it runs no program that could take the stop signal (only shell "
+                    f"builtins); the job's ContainerArguments {lost}")
         return f"the script hands the stop signal on (`exec`, or a trap and `wait`), but the job's ContainerArguments {lost}"
     job = left[0]
     if job.unless:
