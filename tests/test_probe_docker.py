@@ -107,11 +107,19 @@ def test_gpu_probe_without_nvidia_runtime_is_skipped(client, image_of):
     assert any("GPU:     skipped" in line for line in report.summary_lines)
 
 
-def test_probe_cleans_up(client, image_of):
-    report, _ = _probe(client, image_of(TRAP))
+def test_probe_cleans_up(client, image_of, tmp_path, monkeypatch):
+    # an output: the probe mounts it as run does, on a root-owned volume of the run
+    from smlint.run import hosts
+
+    created, real = [], hosts.create_volume
+    monkeypatch.setattr(hosts, "create_volume", lambda c, s, name: (created.append(name), real(c, s, name))[1])
+    report, _ = _probe(client, image_of(TRAP), outputs={"out": str(tmp_path / "out")})
+    assert len(created) == 2  # /opt/ml/output and the output
     assert report.result["verdict"] == "passed"
     run_id = report.result["run_id"]
     assert docker_cli("ps", "-a", "-q", "--filter", f"label={LABEL}={run_id}").stdout.strip() == ""
+    assert docker_cli("volume", "ls", "-q", "--filter", f"label={LABEL}={run_id}").stdout.strip() == ""
+    assert not (tmp_path / "out").exists()  # nothing is copied back
 
 
 def test_probe_gives_the_watchdog_a_deadline(client, image_of, monkeypatch):
