@@ -17,6 +17,11 @@ USER_SWITCHERS = frozenset({"gosu", "su-exec", "setpriv", "chpst"})
 RUNNERS = frozenset({"sudo", "nohup", "time", "command", "exec", "builtin", "nice", "stdbuf"})
 # What starts a container's real program: inits and user switchers (and `env`).
 LAUNCHERS = INITS | USER_SWITCHERS
+# Commands only a shell runs: no program by these names exists to exec.
+SHELL_BUILTINS = frozenset(
+    "source . cd export set unset alias unalias trap shift local declare typeset readonly umask ulimit exit "
+    "return wait eval read shopt let getopts hash pushd popd enable".split()
+)
 # Docker's PATH when the image sets none.
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # Docker's SHELL for shell-form instructions.

@@ -1,5 +1,6 @@
-"""Facts of the Processing contract that the Dockerfile (SM1xx) and image
-(SM2xx) checks share, kept in one place so both read the contract alike.
+"""Facts of the Processing contract that the Dockerfile (SM1xx), image (SM2xx),
+job (SM3xx) and run (SM4xx) sides share, kept in one place so all read the
+contract alike.
 
 GPU (contract section 4): the runtime injects the host's driver; a driver
 inside the image shadows it.
@@ -26,7 +27,9 @@ FIRMWARE_DIRS = ("/lib/firmware/nvidia/", "/usr/lib/firmware/nvidia/")
 _ALLOWED = re.compile(r"^/usr/local/cuda[^/]*/(lib64/stubs/|targets/[^/]+/lib/stubs/|compat/)")
 
 OPT_ML = "/opt/ml"
-PROCESSING = "/opt/ml/processing"
+PROCESSING = "/opt/ml/processing"  # inputs and outputs live below it (section 3)
+CONFIG_DIR = "/opt/ml/config"  # processingjobconfig.json, resourceconfig.json
+OUTPUT_DIR = "/opt/ml/output"  # where the job writes `message` (ExitMessage)
 AWS_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 # The catalog's names, plus the same packages under their RPM names (NVIDIA's

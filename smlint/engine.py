@@ -19,19 +19,31 @@ Check = Callable[..., Iterable[Problem]]
 
 
 class Registry:
-    """The checks of one domain (Dockerfile, image, job, run), by rule id."""
+    """The checks of one domain (Dockerfile, image, job, run), by rule id.
+
+    A check may belong to a named group, so that a command can run a part of
+    its domain (`explain` runs the job checks about the command and image)."""
 
     def __init__(self) -> None:
         self.checks: dict[str, Check] = {}
+        self.groups: dict[str, set[str]] = {}
 
-    def check(self, rule_id: str) -> Callable[[Check], Check]:
+    def check(self, rule_id: str, group: str | None = None) -> Callable[[Check], Check]:
         def register(function: Check) -> Check:
             if rule_id in self.checks:
                 raise ValueError(f"two checks registered for {rule_id}")
             self.checks[rule_id] = function
+            if group is not None:
+                self.groups.setdefault(group, set()).add(rule_id)
             return function
 
         return register
+
+    def group(self, name: str) -> "Registry":
+        """A registry of this one's checks in group `name`."""
+        part = Registry()
+        part.checks = {rule_id: check for rule_id, check in self.checks.items() if rule_id in self.groups[name]}
+        return part
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""Reading input files safely: the one place for input size bounds and for
-refusing special files.
+"""Reading input files safely: the one place for input size bounds, for
+refusing special files, and for naming what a decoded value is.
 
 A FIFO, a device or a socket is never read: `open()` alone blocks on a FIFO
 with no writer, and `/dev/zero` never ends. The path is checked with stat,
@@ -88,3 +88,22 @@ def read_stream(handle: BinaryIO, limit: int) -> bytes:
     if len(data) > limit:
         raise InputError(too_big(len(data), limit))
     return data
+
+
+def json_kind(value: object) -> str:
+    """What a decoded JSON/YAML value is, in JSON-schema words ("an array")."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__}"

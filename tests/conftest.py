@@ -24,3 +24,10 @@ def busybox_image(client):
     tag = build_image(client, BUSYBOX_BASE)
     yield tag
     remove_image(client, tag)
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    """A layer cache of the test's own ($XDG_CACHE_HOME), so no test reads another's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache"

@@ -7,14 +7,15 @@ from __future__ import annotations
 from smlint.dockerfile.lint import registry as dockerfile_registry
 from smlint.image.checks import registry as image_registry
 from smlint.job.checks import registry as job_registry
-from smlint.run import checks as run_checks
+from smlint.run.checks import registry as run_registry
+from smlint.run.probe_checks import registry as probe_registry
 
 REGISTRIES = {
     "dockerfile": dockerfile_registry,
     "image": image_registry,
     "job": job_registry,
-    "run": run_checks.RUN_CHECKS,
-    "probe": run_checks.PROBE_CHECKS,
+    "run": run_registry,
+    "probe": probe_registry,
 }
 # Rules the engine reports itself (bad input, unused ignores, a crashing check):
 # they have a catalog file but no check.

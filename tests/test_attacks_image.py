@@ -237,22 +237,22 @@ def _set(document, dotted: str, value):
 
 
 MANIFEST_CASES = [
-    ("0.Layers", "layer.tar", "manifest.json[0].Layers is a string, not a list"),
-    ("0.Layers.0", 7, "manifest.json[0].Layers[0] is a number, not a string"),
-    ("0.Config", ["x"], "manifest.json[0].Config is a list, not a string"),
+    ("0.Layers", "layer.tar", "manifest.json[0].Layers is a string, not an array"),
+    ("0.Layers.0", 7, "manifest.json[0].Layers[0] is an integer, not a string"),
+    ("0.Config", ["x"], "manifest.json[0].Config is an array, not a string"),
     ("0", "x", "manifest.json[0] is a string, not an object"),
 ]
 CONFIG_CASES = [
-    ("rootfs.diff_ids", "sha256:abc", "config.rootfs.diff_ids is a string, not a list"),
-    ("rootfs.diff_ids.0", 12345, "config.rootfs.diff_ids[0] is a number, not a string"),
+    ("rootfs.diff_ids", "sha256:abc", "config.rootfs.diff_ids is a string, not an array"),
+    ("rootfs.diff_ids.0", 12345, "config.rootfs.diff_ids[0] is an integer, not a string"),
     ("rootfs.diff_ids.0", "md5:abc", "config.rootfs.diff_ids[0] is not a digest"),
-    ("rootfs", [], "config.rootfs is a list, not an object"),
-    ("config.Env", {"A": "b"}, "config.config.Env is an object, not a list"),
-    ("config.Cmd", 5, "config.config.Cmd is a number, not a list"),
+    ("rootfs", [], "config.rootfs is an array, not an object"),
+    ("config.Env", {"A": "b"}, "config.config.Env is an object, not an array"),
+    ("config.Cmd", 5, "config.config.Cmd is an integer, not an array"),
     ("config.Entrypoint", ["/app/run", None], "config.config.Entrypoint[1] is null, not a string"),
-    ("config.User", 0, "config.config.User is a number, not a string"),
+    ("config.User", 0, "config.config.User is an integer, not a string"),
     ("config", "x", "config.config is a string, not an object"),
-    ("os", ["linux"], "config.os is a list, not a string"),
+    ("os", ["linux"], "config.os is an array, not a string"),
 ]
 
 
@@ -272,10 +272,10 @@ def test_wrong_json_types_are_sm001_naming_the_field(tmp_path, where, value, mes
 
 
 OCI_CASES = [
-    ("index", "manifests", "x", "index.json.manifests is a string, not a list"),
-    ("index", "manifests.0.digest", 3, "index.json.manifests[0].digest is a number, not a string"),
+    ("index", "manifests", "x", "index.json.manifests is a string, not an array"),
+    ("index", "manifests.0.digest", 3, "index.json.manifests[0].digest is an integer, not a string"),
     ("index", "manifests.0.platform", "linux", "index.json.manifests[0].platform is a string, not an object"),
-    ("manifest", "layers", {"a": 1}, ".layers is an object, not a list"),
+    ("manifest", "layers", {"a": 1}, ".layers is an object, not an array"),
     ("manifest", "layers.0", "sha256:00", ".layers[0] is a string, not an object"),
     ("manifest", "config.digest", None, ".config.digest is null, not a string"),
 ]

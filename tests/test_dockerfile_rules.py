@@ -285,3 +285,24 @@ def test_onbuild_heredoc_is_one_instruction():
     assert [f.rule_id for f in findings if f.severity.value != "info"] == [], [(f.rule_id, f.message) for f in findings]
     assert [i.keyword for i in build(P + "ONBUILD COPY <<X /a\nb\nX\n" + EP).parsed.instructions] == [
         "FROM", "ONBUILD", "ENTRYPOINT"]
+@pytest.mark.parametrize("text, says", [
+    # a lone command: busybox (alpine) execs it, dash (Debian, Ubuntu) stays PID 1, unknown says "unless"
+    ("FROM alpine:3.19\nCMD fteproxy --mode $MODE", "the program becomes PID 1 (/bin/sh is busybox here"),
+    ("FROM ubuntu:22.04\nCMD fteproxy --mode $MODE",
+     "PID 1 is the shell while `fteproxy --mode $MODE` runs (/bin/sh is dash here, which does not exec"),
+    ("FROM foo/bar:1\nENTRYPOINT cd /app && python3 job.py",
+     "unless /bin/sh is bash or busybox (which exec the final simple command), PID 1 is the shell while "
+     "`python3 job.py` runs"),
+    # the SHELL instruction's shell is the one that runs; nothing execs a job followed by `echo`
+    ("FROM foo/bar:1\nSHELL [\"/bin/bash\", \"-c\"]\nCMD python3 job.py; echo done",
+     "PID 1 is the shell while `python3 job.py` runs, so"),
+    ("FROM ubuntu:22.04\nCMD exec python3 job.py", "`exec` makes the program PID 1"),
+    ("FROM ubuntu:22.04\nCMD cd /app && exec python3 job.py", "the script hands the stop signal on (`exec`"),
+    # a builtin is no program: nothing takes the signal, and no exec form can be suggested for it
+    ("FROM ubuntu:18.04\nCMD source activate fastai-cpu ~/.bashrc", "it runs no program that could take the stop"),
+])
+def test_shell_form_messages_name_the_shell_that_runs(text, says):
+    """SM101/SM103 say what the shell that runs does with the text (issue 9's shell inference)."""
+    [finding] = [f for f in lint_text(text + "\n") if f.rule_id in ("SM101", "SM103")]
+    assert says in finding.message
+    assert 'ENTRYPOINT ["source"' not in finding.message

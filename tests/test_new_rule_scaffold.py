@@ -61,7 +61,7 @@ def test_new_dockerfile_rule_is_registered_documented_and_tested(copy):
 @pytest.mark.parametrize("args, scope, registry", [
     (("SM299", "example-image-rule"), "image", "smlint.image.checks:registry"),
     (("SM399", "example-job-rule", "--severity", "error"), "job", "smlint.job.checks:registry"),
-    (("SM499", "example-probe-rule", "--probe"), "probe", "smlint.run.checks:PROBE_CHECKS"),
+    (("SM499", "example-probe-rule", "--probe"), "probe", "smlint.run.probe_checks:registry"),
 ])
 def test_new_rule_in_each_area(copy, args, scope, registry):
     assert scaffold(copy, *args).returncode == 0

@@ -8,8 +8,8 @@ from conftest import ROOT
 from dockerutil import BUSYBOX_BASE, build_image, docker_cli, engine_or_skip, remove_image
 
 from smlint.config import Policy
-from smlint.run.probe import ProbeOptions, probe
-from smlint.run.sandbox import LABEL, nvidia_runtime
+from smlint.run.probe import MAX_SETTLE, START_ALLOWANCE, ProbeOptions, probe, probe_runtime
+from smlint.run.sandbox import LABEL, Session, nvidia_runtime
 
 pytestmark = pytest.mark.docker
 
@@ -107,8 +107,29 @@ def test_gpu_probe_without_nvidia_runtime_is_skipped(client, image_of):
     assert any("GPU:     skipped" in line for line in report.summary_lines)
 
 
-def test_probe_cleans_up(client, image_of):
-    report, _ = _probe(client, image_of(TRAP))
+def test_probe_cleans_up(client, image_of, tmp_path, monkeypatch):
+    # an output: the probe mounts it as run does, on a root-owned volume of the run
+    from smlint.run import hosts
+
+    created, real = [], hosts.create_volume
+    monkeypatch.setattr(hosts, "create_volume", lambda c, s, name: (created.append(name), real(c, s, name))[1])
+    report, _ = _probe(client, image_of(TRAP), outputs={"out": str(tmp_path / "out")})
+    assert len(created) == 2  # /opt/ml/output and the output
     assert report.result["verdict"] == "passed"
     run_id = report.result["run_id"]
     assert docker_cli("ps", "-a", "-q", "--filter", f"label={LABEL}={run_id}").stdout.strip() == ""
+    assert docker_cli("volume", "ls", "-q", "--filter", f"label={LABEL}={run_id}").stdout.strip() == ""
+    assert not (tmp_path / "out").exists()  # nothing is copied back
+
+
+def test_probe_gives_the_watchdog_a_deadline(client, image_of, monkeypatch):
+    """If smlint hangs mid-probe, the watchdog still kills the containers: the
+    probe hands it a deadline (start + settle + grace, plus the GPU checks with --gpus)."""
+    deadlines = []
+    real = Session.watch_deadline
+    monkeypatch.setattr(Session, "watch_deadline",
+                        lambda self, runtime, grace: (deadlines.append((runtime, grace)), real(self, runtime, grace)))
+    report, _ = _probe(client, image_of(TRAP))
+    assert report.result["verdict"] == "passed"
+    assert deadlines == [(START_ALLOWANCE + MAX_SETTLE, GRACE)]
+    assert probe_runtime(ProbeOptions(gpus=True)) > probe_runtime(ProbeOptions()) == START_ALLOWANCE + MAX_SETTLE

@@ -1,7 +1,7 @@
 """The probe's verdicts (SM401-SM403) from what was observed, without Docker."""
 from smlint.config import Policy
 from smlint.engine import run_checks
-from smlint.run.checks import PROBE_CHECKS, ProbeOutcome, SignalTrial
+from smlint.run.probe_checks import ProbeOutcome, SignalTrial, registry as PROBE_CHECKS
 
 SHELL = ["/bin/sh", "-c", 'trap "" INT TERM; sleep 300 & wait']
 

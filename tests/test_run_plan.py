@@ -6,7 +6,7 @@ import pytest
 from conftest import FIXTURES
 
 from smlint.findings import Severity
-from smlint.run import checks, procfs
+from smlint.run import checks, probe_checks, procfs
 from smlint.run.plan import PlanError, build_plan, parse_pairs, processing_job_config, resource_config, shard
 from smlint.run.request import load_request
 
@@ -169,10 +169,10 @@ def test_exit_message_checks():
     assert checks.status(checks.RunOutcome(exit_code=0, message=b"ok")) == "Completed"
     bad = checks.RunOutcome(exit_code=0, message=b"caf\xe9")
     assert checks.status(bad) == "Failed"
-    [(rule, problem)] = _ids(checks.RUN_CHECKS, bad)
+    [(rule, problem)] = _ids(checks.registry, bad)
     assert rule == "SM404" and problem.severity is None and "byte 3" in problem.message
     long = checks.RunOutcome(exit_code=0, message="é".encode() * 600)  # 1200 bytes
-    [(rule, problem)] = _ids(checks.RUN_CHECKS, long)
+    [(rule, problem)] = _ids(checks.registry, long)
     assert rule == "SM404" and problem.severity == Severity.INFO
     shown = checks.exit_message(long.message)
     assert len(shown.encode()) == 1024 and shown == "é" * 512
@@ -182,12 +182,12 @@ def test_exit_message_checks():
 
 def test_failed_stopped_and_symlink_checks():
     failed = checks.RunOutcome(exit_code=3, log_tail=["boom"])
-    [(rule, problem)] = _ids(checks.RUN_CHECKS, failed)
+    [(rule, problem)] = _ids(checks.registry, failed)
     assert rule == "SM407" and "code 3" in problem.message and "boom" in problem.message
     stopped = checks.RunOutcome(exit_code=137, stopped=True)
-    assert checks.status(stopped) == "Stopped" and _ids(checks.RUN_CHECKS, stopped) == []
+    assert checks.status(stopped) == "Stopped" and _ids(checks.registry, stopped) == []
     linked = checks.RunOutcome(exit_code=0, outputs=[checks.OutputResult("r", "/opt/ml/processing/r", "/h", symlinks=["l"])])
-    assert [rule for rule, _ in _ids(checks.RUN_CHECKS, linked)] == ["SM405"]
+    assert [rule for rule, _ in _ids(checks.registry, linked)] == ["SM405"]
 
 
 def test_undeclared_writes_ignores_mount_parents_and_declared_paths():
@@ -199,28 +199,28 @@ def test_undeclared_writes_ignores_mount_parents_and_declared_paths():
 
 
 def _probe(argv, handled, exited, children=(), disposition="d"):
-    trial = checks.SignalTrial("SIGINT", disposition, handled, exited, 0.1 if exited else None)
-    term = checks.SignalTrial("SIGTERM", disposition, handled, exited, 0.1 if exited else None)
-    return checks.ProbeOutcome(pid1_argv=argv, pid1_is_shell=procfs.is_shell(argv), children=list(children),
+    trial = probe_checks.SignalTrial("SIGINT", disposition, handled, exited, 0.1 if exited else None)
+    term = probe_checks.SignalTrial("SIGTERM", disposition, handled, exited, 0.1 if exited else None)
+    return probe_checks.ProbeOutcome(pid1_argv=argv, pid1_is_shell=procfs.is_shell(argv), children=list(children),
                                trials={"SIGINT": trial, "SIGTERM": term}, grace=2)
 
 
 def test_probe_checks_one_finding_per_defect():
-    ignored = _ids(checks.PROBE_CHECKS, _probe(["sleep", "300"], False, False))
+    ignored = _ids(probe_checks.registry, _probe(["sleep", "300"], False, False))
     assert [(r, p.severity) for r, p in ignored] == [("SM401", None), ("SM401", Severity.WARNING)]
-    shell = _ids(checks.PROBE_CHECKS, _probe(["/bin/sh", "-c", "x; y"], True, False, ["sleep 300"]))
+    shell = _ids(probe_checks.registry, _probe(["/bin/sh", "-c", "x; y"], True, False, ["sleep 300"]))
     assert [r for r, _ in shell] == ["SM402"]
-    slow = _ids(checks.PROBE_CHECKS, _probe(["python3", "job.py"], True, False))
+    slow = _ids(probe_checks.registry, _probe(["python3", "job.py"], True, False))
     assert sorted(r for r, _ in slow) == ["SM403", "SM403"]
     trapping_shell = _probe(["/bin/sh", "-c", "trap"], True, True, ["sleep 300"])
-    assert _ids(checks.PROBE_CHECKS, trapping_shell) == []
+    assert _ids(probe_checks.registry, trapping_shell) == []
     inconclusive = _probe(["sleep"], False, False)
     inconclusive.inconclusive = "exited"
-    assert _ids(checks.PROBE_CHECKS, inconclusive) == []
+    assert _ids(probe_checks.registry, inconclusive) == []
 
 
 def test_gpu_check_fires_only_on_failure():
     probe = _probe(["x"], True, True)
     for status, expected in (("skipped", []), ("passed", []), ("failed", ["SM408"])):
         probe.gpu = {"status": status, "reason": "r"}
-        assert [r for r, _ in _ids(checks.PROBE_CHECKS, probe)] == expected
+        assert [r for r, _ in _ids(probe_checks.registry, probe)] == expected

@@ -5,6 +5,7 @@ import json
 import posixpath
 import re
 
+from ..argv import SHELL_BUILTINS
 from ..contract import OPT_ML, PROCESSING
 from .facts import under
 from .parser import shell_words
@@ -23,7 +24,7 @@ def exec_form_of(text: str) -> list[str] | None:
             words = words[1:]
         found = shell_c_script(words)
         if found is None:
-            return words or None
+            return words if words and words[0] not in SHELL_BUILTINS else None
         if len(words) != found[2] + 1:
             return None  # `sh -c X name args`: $0 and positional parameters
         text = words[found[2]]
@@ -48,16 +49,38 @@ def runs_as(shell: tuple[str, ...], text: str) -> str:
     return json.dumps([*shell, short(text)])
 
 
-def shell_pid1(text: str, keyword: str) -> str:
-    """What shell-form text means for the stop signal."""
+def shell_pid1(text: str, keyword: str, shell_argv: tuple[str, ...], bin_sh: str) -> str:
+    """What shell-form text means for the stop signal, for the shell that runs
+    it (`shell_argv`: the SHELL; `bin_sh`: what /bin/sh is on the base, "" unknown)."""
+    from .shell import program_name
+    from .shell_flow import outcomes
+    from .shell_questions import left_running, parse_or_none, resolve_shell
+
+    lost = "never reach it" if keyword == "ENTRYPOINT" else "would replace the whole command"
     if shell_words(text)[:1] == ["exec"]:
-        lost = "never reach it" if keyword == "ENTRYPOINT" else "would replace the whole command"
         return f"`exec` makes the program PID 1, but the job's ContainerArguments {lost}"
-    if exec_form_of(text) is not None:
-        return ("unless /bin/sh is bash or busybox (which exec a lone command), PID 1 is the shell and "
-                "StopProcessingJob's SIGINT never reaches the job")
-    return ("PID 1 is the shell (bash and busybox exec at most a final simple command), so "
-            "StopProcessingJob's SIGINT may never reach the job")
+    name = program_name(shell_argv[0]) if shell_argv else "sh"
+    shell, shown = resolve_shell(name, bin_sh), "/bin/sh" if name == "sh" else name
+    tree = parse_or_none(text)
+    if tree is None:
+        return ("PID 1 is the shell (bash and busybox exec at most a final simple command), so "
+                "StopProcessingJob's SIGINT may never reach the job")
+    left = left_running(tree, shell, c_mode=True)
+    if not left:
+        if left_running(tree, "", c_mode=True):  # only this shell's own exec hands PID 1 on
+            return (f"the program becomes PID 1 ({shown} is {shell} here, which execs it itself), but the job's "
+                    f"ContainerArguments {lost}")
+        if not any(outcome.job for outcome in outcomes(tree)):
+            return (f"PID 1 is the shell, and it runs no program that could take the stop signal (only shell "
+                    f"builtins); the job's ContainerArguments {lost}")
+        return f"the script hands the stop signal on (`exec`, or a trap and `wait`), but the job's ContainerArguments {lost}"
+    job = left[0]
+    if job.unless:
+        verb = "exec" if " or " in job.unless else "execs"
+        return (f"unless {shown} is {job.unless} (which {verb} the final simple command), PID 1 is the shell while "
+                f"{job.describe()} runs, and StopProcessingJob's SIGINT never reaches it")
+    why = f" ({shown} is {shell} here, which does not exec the final command itself)" if job.self_exec_by else ""
+    return f"PID 1 is the shell while {job.describe()} runs{why}, so StopProcessingJob's SIGINT never reaches it"
 
 
 def short(text: str, limit: int = 60) -> str:

@@ -42,7 +42,7 @@ def entrypoint_shell_form(subject: Subject) -> Iterator[Problem]:
     fix = fixes.entrypoint_fix(subject)
     yield Problem(
         f"ENTRYPOINT is shell form, so Docker runs {runs_as(subject.final.config.entrypoint_shell, entrypoint.args)}: "
-        f"{shell_pid1(entrypoint.args, 'ENTRYPOINT')}; {exec_advice(entrypoint.args)}{fixes.caveat(fix)}",
+        f"{shell_pid1(entrypoint.args, 'ENTRYPOINT', subject.final.config.entrypoint_shell, subject.bin_sh)}; {exec_advice(entrypoint.args)}{fixes.caveat(fix)}",
         span_of(entrypoint),
         fix=fix,
     )
@@ -89,7 +89,7 @@ def cmd_shell_form_is_the_command(subject: Subject) -> Iterator[Problem]:
     fix = fixes.cmd_fix(subject)
     yield Problem(
         f"no ENTRYPOINT, and CMD is shell form: the container runs {runs_as(config.cmd_shell, cmd.args)}: "
-        f"{shell_pid1(cmd.args, 'CMD')}; {exec_advice(cmd.args)}{fixes.caveat(fix)}",
+        f"{shell_pid1(cmd.args, 'CMD', config.cmd_shell, subject.bin_sh)}; {exec_advice(cmd.args)}{fixes.caveat(fix)}",
         span_of(cmd),
         fix=fix,
     )

@@ -8,19 +8,19 @@ line that caused it, when that can be known.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .. import contract
+from ..argv import DEFAULT_SHELL, INITS as INIT_WRAPPERS, SHELLS, program_name, skip_wrappers
+from ..config import Policy
 from ..engine import Registry
 from ..findings import Problem, Span
-from .. import contract
 from .dockerfile_map import DockerfileMap
 from .view import ImageView, Resolved
 from .walker import DIR, FILE, SCRIPT_NEITHER, SYMLINK, shebang_shell
-from ..argv import INITS as INIT_WRAPPERS, SHELLS, program_name, skip_wrappers
 
 registry = Registry()
 
-DEFAULT_SHELL = ["/bin/sh", "-c"]
 LISTED = 20  # files named in one finding; the rest are counted
 
 
@@ -28,7 +28,7 @@ LISTED = 20  # files named in one finding; the rest are counted
 class ImageSubject:
     view: ImageView
     dockerfile: DockerfileMap | None = None
-    large_image_size: int = 10 * 1024**3
+    policy: Policy = field(default_factory=Policy)  # for rule options
 
     def line_of(self, *keywords: str) -> Span | None:
         return self.dockerfile.last(*keywords) if self.dockerfile else None
@@ -52,7 +52,7 @@ def is_shell_wrapper(argv: list[str] | None, image_shell: list[str] | None) -> b
     """How Docker writes a shell-form instruction: SHELL + [text]."""
     if not argv:
         return False
-    for shell in (DEFAULT_SHELL, image_shell or DEFAULT_SHELL):
+    for shell in (list(DEFAULT_SHELL), image_shell or list(DEFAULT_SHELL)):
         if len(argv) == len(shell) + 1 and argv[: len(shell)] == shell:
             return True
     return False
@@ -373,7 +373,7 @@ def image_non_root_user(subject: ImageSubject):
 
 @registry.check("SM241")
 def large_image(subject: ImageSubject):
-    size, bound = subject.view.size, subject.large_image_size
+    size, bound = subject.view.size, subject.policy.option("large-image-size")
     if size > bound:
         yield Problem(
             f"uncompressed image size {_human(size)} is above {_human(bound)}: every job start downloads and "

@@ -35,7 +35,7 @@ def check_images(refs: list[str], policy: Policy, *, dockerfile: str | None = No
             report.findings.append(unreadable(ref, str(error)))
             continue
         seconds = time.monotonic() - began
-        subject = ImageSubject(view, mapping, policy.option("large-image-size"))
+        subject = ImageSubject(view, mapping, policy)
         for finding in run_checks(registry, subject, ref, policy):
             if finding.span is not None and mapping is not None:
                 # Reported at the Dockerfile line; the image stays in the data.

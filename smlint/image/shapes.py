@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from ..inputs import json_kind
+
 DIGEST = re.compile(r"^(sha256|sha512):([0-9a-f]{64}|[0-9a-f]{128})$")
 _LENGTHS = {"sha256": 64, "sha512": 128}
 MAX_LAYERS = 1000  # Docker's own bound is 127 layers (overlay2); far more is not an image
@@ -19,29 +21,13 @@ class ShapeError(ValueError):
     """A JSON document of the image has a field of the wrong type or form."""
 
 
-def kind_of(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
-
-
-_KINDS = {dict: "an object", list: "a list", str: "a string"}
+_KINDS = {dict: "an object", list: "an array", str: "a string"}
 
 
 def need(value, kind: type, where: str):
     """`value` if it is of `kind` (dict, list or str), else ShapeError naming `where`."""
     if not isinstance(value, kind):
-        raise ShapeError(f"{where} is {kind_of(value)}, not {_KINDS[kind]}")
+        raise ShapeError(f"{where} is {json_kind(value)}, not {_KINDS[kind]}")
     return value
 
 

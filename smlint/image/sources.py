@@ -70,11 +70,9 @@ def _one_line(error: Exception) -> str:
 
 
 def _from_engine(ref: str, name: str, cache: LayerCache, progress: Progress, pull: bool) -> ImageView:
-    try:
-        import docker
-        from docker import errors
-    except ImportError:  # pragma: no cover - docker is a dependency
-        raise ImageError("the docker Python package is not installed") from None
+    import docker  # a dependency; imported here to keep `smlint lint` light
+    from docker import errors
+
     try:
         client = docker.from_env(timeout=600)
         client.ping()

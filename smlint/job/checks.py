@@ -17,6 +17,8 @@ from .facts import ImageFacts
 from .source import Request, pointer_join
 
 registry = Registry()
+# The checks of what the container will run: `smlint explain` runs these.
+COMMAND_AND_IMAGE = "command-and-image"
 
 DEFAULT_VOLUME_QUOTA_GB = 1024
 # GPU families of the processing instance-type enum (contract section 5).
@@ -155,7 +157,7 @@ def _app(subject: JobSubject, key: str) -> list[str] | None:
     return _string_list(_get(subject.data, "AppSpecification", key))
 
 
-@registry.check("SM305")
+@registry.check("SM305", group=COMMAND_AND_IMAGE)
 def arguments_become_executable(subject: JobSubject) -> Iterator[Problem]:
     facts = subject.facts
     arguments = _app(subject, "ContainerArguments")
@@ -183,7 +185,7 @@ def arguments_become_executable(subject: JobSubject) -> Iterator[Problem]:
     )
 
 
-@registry.check("SM306")
+@registry.check("SM306", group=COMMAND_AND_IMAGE)
 def entrypoint_override_missing(subject: JobSubject) -> Iterator[Problem]:
     facts = subject.facts
     entrypoint = _app(subject, "ContainerEntrypoint")
@@ -204,7 +206,7 @@ def entrypoint_override_missing(subject: JobSubject) -> Iterator[Problem]:
                                        f"{facts.described}: the job fails at start")
 
 
-@registry.check("SM307")
+@registry.check("SM307", group=COMMAND_AND_IMAGE)
 def gpu_instance_without_cuda(subject: JobSubject) -> Iterator[Problem]:
     facts = subject.facts
     pointer = "/ProcessingResources/ClusterConfig/InstanceType"
@@ -233,7 +235,7 @@ def volume_over_default_quota(subject: JobSubject) -> Iterator[Problem]:
         )
 
 
-@registry.check("SM309")
+@registry.check("SM309", group=COMMAND_AND_IMAGE)
 def arguments_ignored_by_shell_entrypoint(subject: JobSubject) -> Iterator[Problem]:
     facts = subject.facts
     if facts is None:

@@ -16,7 +16,6 @@ from ..report import Report
 from .facts import ImageFacts, facts_from_dockerfile, facts_from_image
 from .source import MAX_BYTES, Request, RequestError, parse_request, read_request
 
-IMAGE_RULES = ("SM305", "SM306", "SM307", "SM309")
 STDIN = "-"
 
 
@@ -165,7 +164,7 @@ def explain(path: str, source: ImageSource, policy: Policy | None = None) -> Rep
     if swallowed is not None:
         report.result["lost_arguments"] = list(swallowed.lost)
         report.summary_lines.append(_swallowed_line(swallowed))
-    report.findings.extend(run_checks(_image_rules(), JobSubject(request, facts), shown, policy))
+    report.findings.extend(run_checks(_command_checks(), JobSubject(request, facts), shown, policy))
     return report
 
 
@@ -181,13 +180,10 @@ def _app_argv(request: Request, shown: str) -> tuple[list | None, list | None, F
     return entrypoint, arguments, None
 
 
-def _image_rules() -> Registry:
-    """The job checks that explain runs: those about the command and the image."""
-    from .checks import registry
+def _command_checks() -> Registry:
+    from .checks import COMMAND_AND_IMAGE, registry
 
-    subset = Registry()
-    subset.checks = {rule_id: registry.checks[rule_id] for rule_id in IMAGE_RULES}
-    return subset
+    return registry.group(COMMAND_AND_IMAGE)
 
 
 def _swallowed_line(swallowed) -> str:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterator
 
-from .source import json_kind, pointer_join
+from ..inputs import json_kind
+from .source import pointer_join
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "processing-job.schema.json")
 _ANCHOR_START, _ANCHOR_END = "^(?:", ")$(?![\\s\\S])"

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..findings import Span
-from ..inputs import MAX_INT_DIGITS, MAX_REQUEST_BYTES, MAX_YAML_REQUEST_BYTES, InputError, read_bounded
+from ..inputs import MAX_INT_DIGITS, MAX_REQUEST_BYTES, MAX_YAML_REQUEST_BYTES, InputError, json_kind, read_bounded
 
 # The largest valid request (100 variables, 200 arguments, 10 inputs with
 # 4 KB queries, 50 tags) is a few hundred KB: far bigger is not a request.
@@ -132,25 +132,6 @@ def _syntax_of(path: str, text: str) -> str:
     if lower.endswith((".yaml", ".yml")):
         return "yaml"
     return "json" if text.lstrip()[:1] in ("{", "[") else "yaml"
-
-
-def json_kind(value: object) -> str:
-    """What a decoded JSON/YAML value is, in JSON-schema words ("an array")."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    if value is None:
-        return "null"
-    return f"a {type(value).__name__}"
 
 
 def remove_nulls(data: dict) -> dict:

@@ -1,8 +1,8 @@
-"""SM401-SM408: pure checks over what a run or a probe observed.
+"""SM404-SM410: pure checks over what `smlint run` observed.
 
-The runners (`runner.py`, `probe.py`) only collect facts into `RunOutcome`
-and `ProbeOutcome`; deciding what is wrong happens here, so every rule is a
-small function tested without Docker.
+The runner only collects facts into `RunOutcome`; deciding what is wrong
+happens here, so every rule is a small function tested without Docker.
+(The probe's rules are in probe_checks.py.)
 """
 from __future__ import annotations
 
@@ -15,8 +15,7 @@ from .plan import PROCESSING_ROOT
 EXIT_MESSAGE_LIMIT = 1024
 LOG_TAIL_LINES = 10
 
-RUN_CHECKS = Registry()
-PROBE_CHECKS = Registry()
+registry = Registry()
 
 
 @dataclass
@@ -93,7 +92,7 @@ def _tail(lines: list[str]) -> str:
     return " | ".join(lines[-LOG_TAIL_LINES:]) if lines else "(no output)"
 
 
-@RUN_CHECKS.check("SM404")
+@registry.check("SM404")
 def exit_message_invalid(outcome: RunOutcome):
     message = outcome.message
     if message is None:
@@ -118,7 +117,7 @@ def exit_message_invalid(outcome: RunOutcome):
         )
 
 
-@RUN_CHECKS.check("SM405")
+@registry.check("SM405")
 def output_symlink(outcome: RunOutcome):
     for output in outcome.outputs:
         for link in output.symlinks:
@@ -144,7 +143,7 @@ def undeclared_writes(changes: list[str], declared: list[str]) -> list[str]:
     return [p for p in found if not any(p.startswith(q + "/") for q in found)]
 
 
-@RUN_CHECKS.check("SM406")
+@registry.check("SM406")
 def undeclared_output_write(outcome: RunOutcome):
     for path in undeclared_writes(outcome.changes, outcome.declared):
         yield Problem(
@@ -172,7 +171,7 @@ def permission_hint(user: str | None, lines: list[str], message: bytes | None) -
             "same way (SM142/SM242). Run the job as root, or write elsewhere and copy as root")
 
 
-@RUN_CHECKS.check("SM407")
+@registry.check("SM407")
 def job_failed(outcome: RunOutcome):
     if outcome.stopped or outcome.disk_bound:
         return
@@ -202,7 +201,7 @@ def collisions_by_path(collisions: list[tuple[str, str, str]]) -> list[dict]:
     return [grouped[path] for path in sorted(grouped)]
 
 
-@RUN_CHECKS.check("SM409")
+@registry.check("SM409")
 def output_collision(outcome: RunOutcome):
     for output in outcome.outputs:
         paths = collisions_by_path(output.collisions)
@@ -220,7 +219,7 @@ def output_collision(outcome: RunOutcome):
         )
 
 
-@RUN_CHECKS.check("SM410")
+@registry.check("SM410")
 def failed_before_peers_resolved(outcome: RunOutcome):
     if not outcome.late_hosts:
         return
@@ -233,103 +232,4 @@ def failed_before_peers_resolved(outcome: RunOutcome):
             "once, without the retry the guide asks for (retry getaddrinfo/gethostbyname until the hosts in "
             f"resourceconfig.json resolve). Last output: {_tail(host.log_tail)}",
             data={"host": host.name, "exit_code": host.exit_code, "seconds": round(host.seconds, 3)},
-        )
-
-
-# ---------------------------------------------------------------- probe
-
-
-@dataclass
-class SignalTrial:
-    """One container, one signal: what /proc said, and what happened."""
-
-    signal: str
-    disposition: str = ""  # Disposition.describe()
-    handled: bool | None = None  # None: could not be read
-    ignored: bool = False  # SIG_IGN on purpose (`trap "" INT`), not just the default action
-    exited: bool = False
-    seconds: float | None = None  # signal -> exit
-    exit_code: int | None = None
-
-
-@dataclass
-class ProbeOutcome:
-    pid1_argv: list[str] = field(default_factory=list)
-    pid1_is_shell: bool = False
-    pid1_is_init: bool = False
-    children: list[str] = field(default_factory=list)  # command lines of PID 1's children
-    trials: dict[str, SignalTrial] = field(default_factory=dict)  # by signal name
-    grace: float = 10.0
-    inconclusive: str | None = None
-    gpu: dict | None = None  # {"status": "passed|failed|skipped", "reason": ..., "output": ...}
-
-
-def _shell_holds_signal(probe: ProbeOutcome, trial: SignalTrial) -> bool:
-    """SM402's case: the shell swallows the signal by being PID 1. A shell that
-    ignores it on purpose is SM401's: exec form would not help, since an
-    ignored signal stays ignored in every program the shell starts."""
-    return probe.pid1_is_shell and bool(probe.children) and not trial.exited and not trial.ignored
-
-
-@PROBE_CHECKS.check("SM402")
-def pid1_is_shell(probe: ProbeOutcome):
-    trial = probe.trials.get("SIGINT")
-    if probe.inconclusive or trial is None or not _shell_holds_signal(probe, trial):
-        return
-    yield Problem(
-        f"PID 1 is a shell ({' '.join(probe.pid1_argv)[:120]}) with a child ({probe.children[0][:80]}); "
-        f"SIGINT stopped at the shell: the container was still running {probe.grace:g} s later. "
-        "Use exec form, or `exec` the program",
-        data={"pid1": probe.pid1_argv, "children": probe.children},
-    )
-
-
-@PROBE_CHECKS.check("SM401")
-def stop_signal_ignored(probe: ProbeOutcome):
-    if probe.inconclusive:
-        return
-    for name, trial in probe.trials.items():
-        if trial.exited or trial.handled is True or _shell_holds_signal(probe, trial):
-            continue  # SM402 already names the cause
-        severity = None if name == "SIGINT" else Severity.WARNING
-        consequence = (
-            "StopProcessingJob can only SIGKILL it" if name == "SIGINT" else "a SIGTERM-based stop would not reach it"
-        )
-        cause = f"does not handle {name}: {trial.disposition}"
-        if trial.ignored:
-            how = f', as `trap "" {name[3:]}` sets it' if probe.pid1_is_shell else ""
-            cause = (f"ignores {name} on purpose (SIG_IGN{how}), and every program it starts inherits that; "
-                     "remove the ignore")
-        yield Problem(
-            f"PID 1 ({' '.join(probe.pid1_argv)[:120]}) {cause}; "
-            f"confirmed: still running {probe.grace:g} s after {name}. {consequence}",
-            data={"signal": name, "disposition": trial.disposition},
-            severity=severity,
-        )
-
-
-@PROBE_CHECKS.check("SM403")
-def stop_timeout(probe: ProbeOutcome):
-    if probe.inconclusive:
-        return
-    for name, trial in probe.trials.items():
-        # A signal that is not handled at all is SM401/SM402: one finding per defect.
-        if trial.exited or trial.handled is not True or _shell_holds_signal(probe, trial):
-            continue
-        severity = None if name == "SIGINT" else Severity.WARNING
-        yield Problem(
-            f"PID 1 handles {name} ({trial.disposition}) but the container did not exit within the "
-            f"{probe.grace:g} s grace period",
-            data={"signal": name, "grace": probe.grace},
-            severity=severity,
-        )
-
-
-@PROBE_CHECKS.check("SM408")
-def gpu_unusable(probe: ProbeOutcome):
-    if probe.gpu and probe.gpu.get("status") == "failed":
-        yield Problem(
-            f"GPUs were requested and the NVIDIA runtime is present, but NVML fails inside the container: "
-            f"{probe.gpu.get('reason')}",
-            data=dict(probe.gpu),
         )

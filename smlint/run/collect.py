@@ -10,10 +10,11 @@ import io
 import os
 import tarfile
 
+from ..contract import OUTPUT_DIR
 from . import checks
 from .cluster import DISK_BOUND, INTERRUPTED, MAX_RUNTIME, HostRun, Supervision
 from .outputs import DiskBoundReached, DiskBudget, Merge, movable, move_tree, stream_archive
-from .plan import OUTPUT_DIR, RunPlan
+from .plan import RunPlan
 
 MESSAGE_READ_LIMIT = 1 << 20
 

@@ -24,7 +24,8 @@ import os
 import shutil
 from dataclasses import dataclass, field
 
-from .plan import CONFIG_DIR, OUTPUT_DIR, Input, PlanError, RunPlan, processing_job_config, resource_config, shard
+from ..contract import CONFIG_DIR, OUTPUT_DIR
+from .plan import Input, PlanError, RunPlan, processing_job_config, resource_config, shard
 from .sandbox import LABEL, EngineError
 
 # The loopback of each container: Docker's resolver forwards unknown names

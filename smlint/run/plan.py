@@ -8,13 +8,13 @@ Nothing here talks to Docker, so all of it is tested without an engine.
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 
 from ..container_command import Resolution, resolve
+from ..contract import PROCESSING
 
-PROCESSING_ROOT = "/opt/ml/processing/"
-CONFIG_DIR = "/opt/ml/config"
-OUTPUT_DIR = "/opt/ml/output"  # where the container writes `message`
+PROCESSING_ROOT = PROCESSING + "/"  # a LocalPath must lie strictly below it
 HOST_NAME = "algo-1"
 MAX_INSTANCES = 100  # ClusterConfig.InstanceCount's API maximum
 SHARDED = "ShardedByS3Key"
@@ -328,3 +328,10 @@ def processing_job_config(request: dict) -> dict:
 def resource_config(instance_count: int = 1, current_host: str = HOST_NAME) -> dict:
     """`/opt/ml/config/resourceconfig.json` as host `current_host` sees it."""
     return {"current_host": current_host, "hosts": host_names(instance_count)}
+
+
+def check_input_dirs(plan: RunPlan) -> None:
+    for item in plan.inputs:
+        exists = os.path.isfile if item.single_file else os.path.isdir
+        if item.host_dir is not None and not exists(item.host_dir):
+            raise PlanError(f"--input {item.name}={item.host_dir}: not a {'file' if item.single_file else 'directory'}")

@@ -5,7 +5,7 @@ line and signal masks are read from the host's `/proc/<State.Pid>` (or via
 the engine, `cat /proc/1/...` inside, when the host's /proc is not the
 engine's); that gives the verdict within a second or two. Then SIGINT goes to
 one container and SIGTERM to the other, and the exits are timed against the
-grace period. Facts go into a `ProbeOutcome`; `checks.py` judges them.
+grace period. Facts go into a `ProbeOutcome`; `probe_checks.py` judges them.
 """
 from __future__ import annotations
 
@@ -16,15 +16,20 @@ from dataclasses import dataclass, field
 from ..config import Policy
 from ..engine import run_checks, unreadable
 from ..report import Report
-from . import checks, procfs
-from .plan import PlanError, build_plan
+from . import probe_checks, procfs
+from .cluster import Waiter
+from .hosts import Shards, prepare_host
+from .plan import PlanError, build_plan, check_input_dirs
 from .relay import LogPump
-from .runner import Waiter, check_input_dirs, prepare_mounts
 from .sandbox import EngineError, Limits, Session, connect, gpu_request, image_config, nvidia_runtime
 
 POLL = 0.05
 MIN_SETTLE = 0.3  # let the program install its handlers (an interpreter's start-up)
 MAX_SETTLE = 1.5  # the verdict must come within 2 s of the start
+GPU_WAIT = 120  # seconds one GPU check container may take
+START_ALLOWANCE = 60  # creating and starting the containers, on a busy engine
+GPU_CHECKS = (["nvidia-smi", "-L"],
+              ["python3", "-c", "import ctypes,sys; sys.exit(ctypes.CDLL('libnvidia-ml.so.1').nvmlInit_v2())"])
 
 
 @dataclass
@@ -67,19 +72,29 @@ def probe(image: str, request: dict | None, options: ProbeOptions, policy: Polic
     except (PlanError, EngineError) as error:
         report.findings.append(unreadable(image, str(error)))
         return report
-    report.findings.extend(run_checks(checks.PROBE_CHECKS, outcome, image, policy))
+    report.findings.extend(run_checks(probe_checks.registry, outcome, image, policy))
     _summarise(report, image, outcome, facts)
     return report
 
 
+def probe_runtime(options: ProbeOptions) -> float:
+    """A bound on how long a probe's containers live, less the grace period:
+    their start, the settling, and the GPU checks after the signals. Only a
+    stuck smlint comes near it."""
+    return START_ALLOWANCE + MAX_SETTLE + (len(GPU_CHECKS) * GPU_WAIT if options.gpus else 0)
+
+
 def _probe(client, plan, options: ProbeOptions, policy: Policy):
     grace = options.grace if options.grace is not None else policy.grace_period
-    outcome = checks.ProbeOutcome(grace=grace)
+    outcome = probe_checks.ProbeOutcome(grace=grace)
     facts: dict = {"argv": plan.argv, "init": options.init}
     with Session(client) as session:
         facts["run_id"] = session.run_id
-        volumes, _, _ = prepare_mounts(session, plan)
-        common = dict(entrypoint=plan.argv, hostname="algo-1", environment=plan.environment, volumes=volumes,
+        # The backstop: even if smlint is stuck or stopped, the watchdog kills what outlives the probe's own bounds.
+        session.watch_deadline(probe_runtime(options), grace)
+        # as `run` mounts host algo-1 (root-owned output volumes included); both containers share them
+        mounts = prepare_host(client, session, plan, 0, Shards())
+        common = dict(entrypoint=plan.argv, hostname=mounts.name, environment=plan.environment, volumes=mounts.binds,
                       init=options.init or None)
         containers = {name: session.create(plan.image, name.lower(), options.limits, **common)
                       for name in ("SIGINT", "SIGTERM")}
@@ -98,7 +113,7 @@ def _probe(client, plan, options: ProbeOptions, policy: Policy):
         facts["verdict_seconds"] = round(time.monotonic() - started, 3)
         first = readings["SIGINT"]
         outcome.pid1_argv, outcome.children = first.argv, first.children
-        outcome.pid1_is_shell, outcome.pid1_is_init = procfs.is_shell(first.argv), procfs.is_init(first.argv)
+        outcome.pid1_is_shell = procfs.is_shell(first.argv)
         facts["source"] = first.source
         facts["masks"] = {name: r.masks.as_dict() for name, r in readings.items()}
         outcome.trials = _signal_trials(containers, waiters, readings, grace)
@@ -219,7 +234,7 @@ def _read_via_engine(container, pid: int) -> Pid1:
     return Pid1(procfs.parse_cmdline(cmdline.output), masks, children, "engine (cat /proc/1/...)")
 
 
-def _signal_trials(containers, waiters, readings, grace: float) -> dict[str, checks.SignalTrial]:
+def _signal_trials(containers, waiters, readings, grace: float) -> dict[str, probe_checks.SignalTrial]:
     """Each container gets its signal at the same moment; each exit is timed
     against the same grace period, so the probe takes one grace, not two."""
     trials, sent = {}, {}
@@ -230,7 +245,7 @@ def _signal_trials(containers, waiters, readings, grace: float) -> dict[str, che
         else:
             state = reading.masks.disposition(procfs.SIGNALS[name])
             disposition, handled, ignored = state.describe(), state.handled, state.ignored and not state.handled
-        trials[name] = checks.SignalTrial(signal=name, disposition=disposition, handled=handled, ignored=ignored)
+        trials[name] = probe_checks.SignalTrial(signal=name, disposition=disposition, handled=handled, ignored=ignored)
         sent[name] = time.monotonic()
         try:
             container.kill(signal=name)
@@ -254,23 +269,21 @@ def _inconclusive(reason: str, waiters, pumps) -> str:
             "--job and --input/--output NAME=DIR as for run, so it lives long enough to be probed")
 
 
-def _gpu(client, session: Session, plan, options: ProbeOptions, outcome: checks.ProbeOutcome) -> None:
+def _gpu(client, session: Session, plan, options: ProbeOptions, outcome: probe_checks.ProbeOutcome) -> None:
     if not options.gpus:
         return
     reason = nvidia_runtime(client)
     if reason:
         outcome.gpu = {"status": "skipped", "reason": reason}
         return
-    attempts = [["nvidia-smi", "-L"],
-                ["python3", "-c", "import ctypes,sys; sys.exit(ctypes.CDLL('libnvidia-ml.so.1').nvmlInit_v2())"]]
     last = ""
-    for index, argv in enumerate(attempts):
+    for index, argv in enumerate(GPU_CHECKS):
         limits = Limits(options.limits.memory, options.limits.pids, options.limits.network, False)
         container = session.create(plan.image, f"gpu{index}", limits, entrypoint=argv, environment=plan.environment,
                                    device_requests=gpu_request())
         try:
             container.start()
-            code = container.wait(timeout=120).get("StatusCode")
+            code = container.wait(timeout=GPU_WAIT).get("StatusCode")
             text = container.logs().decode("utf-8", "replace").strip()
         except Exception as error:
             code, text = None, str(getattr(error, "explanation", None) or error)
@@ -283,7 +296,7 @@ def _gpu(client, session: Session, plan, options: ProbeOptions, outcome: checks.
     outcome.gpu = {"status": "failed", "reason": last}
 
 
-def _summarise(report: Report, image: str, outcome: checks.ProbeOutcome, facts: dict) -> None:
+def _summarise(report: Report, image: str, outcome: probe_checks.ProbeOutcome, facts: dict) -> None:
     trials = {
         name: {"disposition": t.disposition, "handled": t.handled, "exited": t.exited,
                "seconds_to_exit": t.seconds, "exit_code": t.exit_code}

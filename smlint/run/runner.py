@@ -9,7 +9,6 @@ MaxRuntimeInSeconds (stop signal, grace, SIGKILL). Facts go into a
 from __future__ import annotations
 
 import codecs
-import json
 import os
 import sys
 import threading
@@ -24,7 +23,7 @@ from .cluster import HostRun, Supervisor, Waiter
 from .collect import host_outcome, job_outcome, read_outputs
 from .disk import DiskWatch, default_bound, parse_size
 from .hosts import build_shards, check_network_choice, create_networks, network_options, prepare_host
-from .plan import CONFIG_DIR, OUTPUT_DIR, Code, PlanError, RunPlan, build_plan, processing_job_config, resource_config
+from .plan import Code, PlanError, RunPlan, build_plan, check_input_dirs
 from .relay import LogPump, report_relay
 from .sandbox import EngineError, Limits, Session, connect, gpu_request, image_config, nvidia_runtime
 from .summary import RunFacts, summarise as _summarise
@@ -98,13 +97,6 @@ def _before_start(plan: RunPlan, config: dict, policy: Policy) -> list:
     return [finding]
 
 
-def check_input_dirs(plan: RunPlan) -> None:
-    for item in plan.inputs:
-        exists = os.path.isfile if item.single_file else os.path.isdir
-        if item.host_dir is not None and not exists(item.host_dir):
-            raise PlanError(f"--input {item.name}={item.host_dir}: not a {'file' if item.single_file else 'directory'}")
-
-
 def code_option(options: RunOptions) -> Code | None:
     """--code FILE runs that file; --code DIR needs --entry SCRIPT inside it."""
     if options.code is None:
@@ -132,42 +124,6 @@ def _hints(plan: RunPlan, options: RunOptions) -> None:
     if isinstance(kind, str) and kind.startswith(GPU_PREFIXES) and not options.gpus:
         plan.notes.append(f"{kind} is a GPU instance type: add --gpus to give the job this machine's GPUs "
                           "(needs the NVIDIA runtime)")
-
-
-def _write_json(path: str, data: dict) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2)
-
-
-def prepare_mounts(session: Session, plan: RunPlan) -> tuple[dict, dict[str, str], str]:
-    """Host directories and the volume map: (volumes, output name -> host dir, message dir)."""
-    root = session.temp_dir
-    config_dir = os.path.join(root, "config")
-    os.makedirs(config_dir)
-    _write_json(os.path.join(config_dir, "processingjobconfig.json"), processing_job_config(plan.request))
-    _write_json(os.path.join(config_dir, "resourceconfig.json"), resource_config(plan.instance_count))
-    volumes = {config_dir: {"bind": CONFIG_DIR, "mode": "ro"}}
-
-    message_dir = os.path.join(root, "output")
-    os.makedirs(message_dir)
-    os.chmod(message_dir, 0o777)  # the image's user may not be root
-    volumes[message_dir] = {"bind": OUTPUT_DIR, "mode": "rw"}
-
-    for index, item in enumerate(plan.inputs):
-        host = item.host_dir
-        if host is None:  # no local data: an empty directory, as an empty S3 prefix would give
-            host = os.path.join(root, "inputs", str(index))
-            os.makedirs(host)
-        volumes[os.path.abspath(host)] = {"bind": item.local_path, "mode": "ro"}
-
-    output_dirs = {}
-    for index, item in enumerate(plan.outputs):
-        host = os.path.join(root, "outputs", str(index))
-        os.makedirs(host)
-        os.chmod(host, 0o777)
-        output_dirs[item.name] = host
-        volumes[host] = {"bind": item.local_path, "mode": "rw"}
-    return volumes, output_dirs, message_dir
 
 
 class _Prefixer:
@@ -268,7 +224,7 @@ def _run_hosts(client, session, plan: RunPlan, options: RunOptions, policy: Poli
     status = checks.status(outcome)
     targets = _targets(plan, status, options, session.run_id)
     outcome.outputs, how = read_outputs(client, plan, hosts, [s.output_volumes for s in setups], targets, bound)
-    report.findings.extend(run_checks(checks.RUN_CHECKS, outcome, plan.image, policy))
+    report.findings.extend(run_checks(checks.registry, outcome, plan.image, policy))
     facts = RunFacts(session.run_id, status, duration, grace, how, shards, disk, bound, supervision)
     _summarise(report, plan, outcome, facts)
     _report_relays(report, hosts)
