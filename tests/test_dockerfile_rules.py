@@ -306,3 +306,15 @@ def test_shell_form_messages_name_the_shell_that_runs(text, says):
     [finding] = [f for f in lint_text(text + "\n") if f.rule_id in ("SM101", "SM103")]
     assert says in finding.message
     assert 'ENTRYPOINT ["source"' not in finding.message
+
+
+def test_run_under_a_non_posix_shell_is_not_read_as_sh():
+    """SHELL ["powershell", ...] runs RUN text as PowerShell: the sh grammar does not read it."""
+    ps = 'FROM mcr.microsoft.com/windows/servercore:ltsc2022\nSHELL ["powershell", "-Command"]\n'
+    assert [f.rule_id for f in lint_text(ps + "RUN echo x > /opt/ml/y\n" + EP) if f.rule_id == "SM112"] == []
+    ash = P + 'SHELL ["/bin/ash", "-c"]\n'
+    assert [f.rule_id for f in lint_text(ash + "RUN echo x > /opt/ml/y\n" + EP) if f.rule_id == "SM112"] == ["SM112"]
+    # the SHELL in effect at each RUN counts, not the stage's last one
+    back = ps + "RUN echo x > /opt/ml/a\n" + 'SHELL ["cmd", "/S", "/C"]\n'
+    assert [f.line for f in lint_text(P + "RUN echo x > /opt/ml/b\n" + back.split("\n", 1)[1] + EP)
+            if f.rule_id == "SM112"] == [2]

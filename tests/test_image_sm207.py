@@ -107,3 +107,10 @@ def test_sm207_names_the_images_bin_sh(tmp_path, target, shell):
     [found] = sm207(tmp_path, files, ["sh", "/start.sh"])
     assert f"(/bin/sh here is {shell})" in found["message"] and found["data"]["bin_sh"] == shell
     assert "`python3 job.py`" in found["message"]
+
+
+def test_sm207_names_every_faulty_path(tmp_path):
+    body = b'#!/bin/sh\ncase "$1" in\n  a) python3 a.py ;;\n  *) python3 b.py ;;\nesac\n'
+    [found] = sm207(tmp_path, [("entrypoint.sh", body, 0o755)], ["/entrypoint.sh"])
+    assert "on 2 paths: (1) `python3 a.py` (the `a)` branch) is not run with `exec`" in found["message"]
+    assert "(2) `python3 b.py` (the `*)` branch) is not run with `exec`; write `exec python3 b.py`" in found["message"]

@@ -91,6 +91,19 @@ def test_sm107_names_every_faulty_branch():
     assert "(2) `python3 b.py` (the `*)` branch)" in finding.message and "write `exec python3 b.py`" in finding.message
 
 
+def test_sm106_names_every_masking_path():
+    script = 'if [ -n \\"$X\\" ]; then python3 a.py || true; else python3 b.py; echo done; fi'
+    [finding] = [f for f in lint_text(P + f'CMD ["sh","-c","{script}"]\n') if f.rule_id == "SM106"]
+    assert "on 2 paths: (1) `python3 a.py || true` turns every failure into success" in finding.message
+    assert "(2) `echo done` after `python3 b.py` replaces its status" in finding.message
+
+
+def test_sm106_one_masking_path_is_one_sentence():
+    [finding] = [f for f in lint_text(P + 'CMD ["sh","-c","python3 a.py || true"]\n') if f.rule_id == "SM106"]
+    assert finding.message.endswith("`python3 a.py || true` turns every failure into success; drop `|| true` "
+                                    "(or end the fallback with `exit 1`)")
+
+
 def test_sm105_trap_alone_says_why():
     text = P + 'ENTRYPOINT ["bash","-c","trap \'echo bye\' TERM; python3 job.py"]\n'
     [finding] = [f for f in lint_text(text) if f.rule_id == "SM105"]

@@ -122,50 +122,12 @@ def _shell_named(name: str, bin_sh: str) -> str:
     return resolve_shell(name, bin_sh)
 
 
-_MAX_PATHS = 4  # faulty paths a message names
-
-
-def _not_handed_on(found) -> str:
-    """Why the stop signal stops at the shell, for one job left running."""
-    if found.outcome.background:
-        return f"it runs {found.describe()} in the background and waits without trapping INT or TERM"
-    if found.trapped:
-        return (f"its trap runs only after the foreground {found.describe()} ends, so the signal is not "
-                f"handed on (run the job in the background and `wait`, or `exec` it)")
-    return f"{found.describe()} is not run with `exec`"
-
-
-def _shell_note(found, shell: str, program: str) -> str:
-    """Which shells would exec the job themselves, when that decides the finding."""
-    if found.outcome.background or found.trapped:
-        return ""
-    if found.unless:
-        return f" (unless /bin/sh is {found.unless}, which exec the final command themselves)"
-    if found.self_exec_by and program == "sh":
-        return f" (/bin/sh is {shell} on this base, which does not exec the final command itself)"
-    return ""
-
-
-def left_running_text(founds: list, shell: str = "", program: str = "") -> str:
-    """Every path that leaves the job a child of PID 1's shell, each with its fix:
-    one path as a sentence, several numbered (at most _MAX_PATHS named)."""
-    notes = [_shell_note(found, shell, program) for found in founds]
-    shared = notes[0] if len(set(notes)) == 1 else ""
-    parts = [f"{_not_handed_on(found)}{'' if shared else note}; {found.fix()}"
-             for found, note in zip(founds[:_MAX_PATHS], notes)]
-    if len(parts) == 1:
-        return parts[0] + shared
-    more = f"; and {len(founds) - _MAX_PATHS} more" if len(founds) > _MAX_PATHS else ""
-    return (f"on {len(founds)} paths{shared}: " + "; ".join(f"({n}) {part}" for n, part in enumerate(parts, 1))
-            + more)
-
-
 @registry.check("SM105")
 def shell_wrapper_without_exec(subject: Subject) -> Iterator[Problem]:
     script = subject.pid1
     if script is None or not script.shell_is_pid1 or script.instruction.exec_args is None or subject.pid1_tree is None:
         return
-    from .shell_questions import left_running  # loaded only for a file with a shell script
+    from .shell_questions import left_running, left_running_text  # loaded only for a file with a shell script
 
     shell = _shell_named(script.shell, subject.bin_sh)
     founds = left_running(subject.pid1_tree, shell, c_mode=True)
@@ -183,7 +145,7 @@ def entrypoint_script_without_exec(subject: Subject) -> Iterator[Problem]:
     script = pid1_script_file(subject)
     if script is None:
         return
-    from .shell_questions import left_running, parse_or_none  # loaded only for a file with a shell script
+    from .shell_questions import left_running, left_running_text, parse_or_none  # only for a shell script
 
     tree = parse_or_none(script.text)
     founds = left_running(tree, _shell_named(script.shell, subject.bin_sh), c_mode=False) if tree else []
@@ -202,13 +164,12 @@ def exit_code_masked(subject: Subject) -> Iterator[Problem]:
     script = subject.pid1
     if script is None or subject.pid1_tree is None:
         return
-    from .shell_questions import status_masking  # loaded only for a file with a shell script
+    from .shell_questions import paths_text, status_masking  # loaded only for a file with a shell script
 
-    tree = subject.pid1_tree
-    reason = status_masking(tree, script.options)
-    if reason:
+    reasons = status_masking(subject.pid1_tree, script.options)
+    if reasons:
         yield Problem(
-            f"the container's command can't fail, so a failed job is reported as Completed: {reason}",
+            f"the container's command can't fail, so a failed job is reported as Completed: {paths_text(reasons)}",
             span_of(script.instruction),
         )
 

@@ -322,6 +322,8 @@ def run_script_text(step: Step) -> str:
         if found:
             return argv[found[2]]
         return " ".join(_quote(a) for a in argv)
+    if not _reads_sh(step.shell):
+        return ""  # SHELL ["powershell", ...]: not a script this grammar reads
     text = instruction.args
     if not instruction.heredocs:
         return text
@@ -333,6 +335,12 @@ def run_script_text(step: Step) -> str:
     if program in SHELLS or program == "busybox":
         return re.sub(r"\d*<<-?\S+", "", text) + "\n" + bodies
     return re.sub(r"\d*<<-?\S+", "", text)
+
+
+def _reads_sh(shell: tuple[str, ...]) -> bool:
+    """Whether a SHELL runs its text as a POSIX-like shell script."""
+    name = program_name(shell[0]) if shell else ""
+    return name in SHELLS or name == "busybox"
 
 
 def _quote(word: str) -> str:

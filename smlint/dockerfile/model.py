@@ -161,6 +161,7 @@ class Step:
     instruction: Instruction
     variables: dict[str, str]
     workdir: str  # before this instruction
+    shell: tuple[str, ...] = DEFAULT_SHELL  # the SHELL a shell-form instruction here runs under
 
     def expand(self, text: str) -> str:
         return expand(text, self.variables)
@@ -298,7 +299,7 @@ def build(text: str, build_args: dict[str, str] | None = None) -> Dockerfile:
             global_steps.append(Step(instruction, dict(global_vars), "/"))
             global_vars = _declare_args(instruction, global_vars, global_vars, build_args, parsed.escape)
             continue
-        step = Step(instruction, variables, stage.config.workdir)
+        step = Step(instruction, variables, stage.config.workdir, stage.config.shell)
         stage.steps.append(step)
         variables = _apply(stage, step, variables, global_vars, build_args, parsed.escape)
     if not stages:

@@ -104,31 +104,36 @@ def _self_execs(outcome: Outcome, shell: str, c_mode: bool, trapped: bool) -> bo
     return shell == BUSYBOX or (not outcome.nested and not outcome.job.redirects)
 
 
-def status_masking(tree: Sequence, command_line: str = "") -> str | None:
-    """Why the script's final status can differ from its job's, and the fix (SM106), or None."""
-    options = None
+def status_masking(tree: Sequence, command_line: str = "") -> list[str]:
+    """Every way the script's final status can differ from its job's, each
+    with its fix (SM106); empty when the job's status is the script's."""
+    options, reasons = None, []
     for outcome in outcomes(tree):
         job = outcome.job
         if job is None or outcome.background:
             continue
+        reason = None
         if outcome.after:
             last = outcome.after[-1]
             if not _forces_success(last) or (outcome.after_success and not outcome.after_failure):
                 continue
             if outcome.after_failure:
-                return (f"`{short(job.text, 40)} || {short(last.text, 20)}` turns every failure into success; drop "
-                        f"`|| {short(last.text, 20)}` (or end the fallback with `exit 1`)")
-            options = options or options_of(tree, command_line)
-            if not options.errexit:
-                return (f"`{short(last.text, 30)}` after `{short(job.text, 40)}` replaces its status; run the job "
-                        f"last, add `set -e`, or keep its status (`status=$?; ...; exit $status`)")
+                reason = (f"`{short(job.text, 40)} || {short(last.text, 20)}` turns every failure into success; "
+                          f"drop `|| {short(last.text, 20)}` (or end the fallback with `exit 1`)")
+            else:
+                options = options or options_of(tree, command_line)
+                if not options.errexit:
+                    reason = (f"`{short(last.text, 30)}` after `{short(job.text, 40)}` replaces its status; run the "
+                              f"job last, add `set -e`, or keep its status (`status=$?; ...; exit $status`)")
         elif outcome.pipe_last:
             options = options or options_of(tree, command_line)
             if not options.pipefail:
-                return (f"the status of `{short(job.text, 40)} | ...` is that of its last command, "
-                        f"`{outcome.pipe_last}` (no `set -o pipefail`); add `set -o pipefail` (bash) or run the "
-                        f"job alone")
-    return None
+                reason = (f"the status of `{short(job.text, 40)} | ...` is that of its last command, "
+                          f"`{outcome.pipe_last}` (no `set -o pipefail`); add `set -o pipefail` (bash) or run the "
+                          f"job alone")
+        if reason and reason not in reasons:
+            reasons.append(reason)
+    return reasons
 
 
 def _forces_success(command: Simple) -> bool:
@@ -141,3 +146,46 @@ def _forces_success(command: Simple) -> bool:
 def short(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_MAX_PATHS = 4  # faulty paths a message names
+
+
+def _not_handed_on(found) -> str:
+    """Why the stop signal stops at the shell, for one job left running."""
+    if found.outcome.background:
+        return f"it runs {found.describe()} in the background and waits without trapping INT or TERM"
+    if found.trapped:
+        return (f"its trap runs only after the foreground {found.describe()} ends, so the signal is not "
+                f"handed on (run the job in the background and `wait`, or `exec` it)")
+    return f"{found.describe()} is not run with `exec`"
+
+
+def _shell_note(found, shell: str, program: str) -> str:
+    """Which shells would exec the job themselves, when that decides the finding."""
+    if found.outcome.background or found.trapped:
+        return ""
+    if found.unless:
+        return f" (unless /bin/sh is {found.unless}, which exec the final command themselves)"
+    if found.self_exec_by and program == "sh":
+        return f" (/bin/sh is {shell} on this base, which does not exec the final command itself)"
+    return ""
+
+
+def left_running_text(founds: list, shell: str = "", program: str = "") -> str:
+    """Every path that leaves the job a child of PID 1's shell, each with its fix:
+    one path as a sentence, several numbered (at most _MAX_PATHS named)."""
+    notes = [_shell_note(found, shell, program) for found in founds]
+    shared = notes[0] if len(set(notes)) == 1 else ""
+    parts = [f"{_not_handed_on(found)}{'' if shared else note}; {found.fix()}" for found, note in zip(founds, notes)]
+    return paths_text(parts, shared)
+
+
+def paths_text(parts: list[str], shared: str = "") -> str:
+    """One faulty path as a sentence, several numbered (at most _MAX_PATHS
+    named, then a count); `shared`: a note that holds for all of them."""
+    if len(parts) == 1:
+        return parts[0] + shared
+    more = f"; and {len(parts) - _MAX_PATHS} more" if len(parts) > _MAX_PATHS else ""
+    named = "; ".join(f"({n}) {part}" for n, part in enumerate(parts[:_MAX_PATHS], 1))
+    return f"on {len(parts)} paths{shared}: {named}{more}"

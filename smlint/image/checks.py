@@ -234,14 +234,13 @@ def entrypoint_script_without_exec(subject: ImageSubject):
     verdict = view.script_verdict(path) or ""
     if not verdict.startswith(SCRIPT_NEITHER):
         return
-    at_fault, _, fix = verdict.partition(":")[2].partition("\n")
+    at_fault = verdict.partition(":")[2] or "its job is not run with `exec`"
     bin_sh = image_bin_sh(view)
     runs_as = f" (/bin/sh here is {bin_sh})" if shell == "sh" and bin_sh else ""
     yield Problem(
-        f"{field} runs {how}, a {shell} script{runs_as} that stays PID 1 while {at_fault or 'its job'} runs "
-        f"without `exec`, and that does not trap INT/TERM while waiting on the job in the background: "
-        f"StopProcessingJob's SIGINT never reaches the job; {fix or 'run the job with `exec`'}, or trap INT "
-        f"and TERM, run the job in the background and `wait` for it",
+        f"{field} runs {how}, a {shell} script{runs_as} that stays PID 1 and forwards neither SIGINT nor "
+        f"SIGTERM, so StopProcessingJob's SIGINT never reaches the job: {at_fault}; or trap INT and TERM, run "
+        f"the job in the background and `wait` for it",
         span=_command_span(subject, field),
         pointer=path,
         data={"script": path, "shell": shell, "field": field, "bin_sh": bin_sh},

@@ -272,14 +272,13 @@ def shebang_shell(line: str) -> str:
 def _script_verdict(text: str, complete: bool) -> str:
     """SCRIPT_EXECS when every path's job is `exec`'d (or the script runs no
     job), SCRIPT_TRAPS when it traps INT/TERM and waits on the job in the
-    background, else SCRIPT_NEITHER + ":" + the command and branch at fault
-    + newline + the fix;
+    background, else SCRIPT_NEITHER + ":" + every path at fault with its fix;
     SCRIPT_UNKNOWN for a text cut short or not parsed. No shell execs a
     script file's last command itself, so the verdict holds for any /bin/sh."""
     if not complete:
         return SCRIPT_UNKNOWN
     from ..dockerfile.shell_flow import forwards_signals
-    from ..dockerfile.shell_questions import left_running, parse_or_none
+    from ..dockerfile.shell_questions import left_running, left_running_text, parse_or_none
 
     tree = parse_or_none(text)
     if tree is None:
@@ -287,7 +286,7 @@ def _script_verdict(text: str, complete: bool) -> str:
     if forwards_signals(tree):
         return SCRIPT_TRAPS
     found = left_running(tree, "", c_mode=False)
-    return f"{SCRIPT_NEITHER}:{found[0].describe()}\n{found[0].fix()}" if found else SCRIPT_EXECS
+    return f"{SCRIPT_NEITHER}:{left_running_text(found)}" if found else SCRIPT_EXECS
 
 
 def _read(tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int) -> bytes:
