@@ -299,6 +299,13 @@ def test_too_many_paths_are_not_judged():
     ("centos:7", "bash"),
     ("fedora:39", "bash"),
     ("763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-training:2.0-gpu-py310-cu118-ubuntu20.04-sagemaker", "dash"),
+    ("nvcr.io/nvidia/pytorch:24.01-py3", "dash"),
+    ("rocker/rstudio:latest", "dash"),
+    ("resin/rpi-raspbian:stretch", "dash"),
+    ("nvcr.io/nvidia/l4t-base:r32.4.3", ""),
+    ("nvidia/cuda:12.1.0-base-ubi8", "bash"),  # the tag names the OS: UBI, not Ubuntu
+    ("nvcr.io/nvidia/cuda:12.1.0-base-ubi9", "bash"),
+    ("myorg/ubiquity:1", ""),  # a name that starts with "ubi" is no UBI image
     ("myorg/job:1", ""),
     (None, ""),
 ])

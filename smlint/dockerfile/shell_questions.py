@@ -13,8 +13,10 @@ DASH, BASH, BUSYBOX = "dash", "bash", "busybox"
 # What `/bin/sh` is on a base image, where its name tells (checked on the images).
 _BASE_SHELLS = (
     (re.compile(r"alpine|busybox"), BUSYBOX),
-    (re.compile(r"amazonlinux|\brhel|/ubi\d*|\bubi\d*[-/:]|^ubi|centos|fedora|rockylinux|almalinux|oraclelinux"), BASH),
-    (re.compile(r"debian|ubuntu|bookworm|bullseye|buster|trixie|stretch|jammy|focal|noble|bionic|xenial"), DASH),
+    (re.compile(r"amazonlinux|\brhel|\bubi\d*([-/:.]|$)|centos|fedora|rockylinux|almalinux|oraclelinux"), BASH),
+    (re.compile(r"debian|ubuntu|raspbian|bookworm|bullseye|buster|trixie|stretch|jammy|focal|noble|bionic|xenial"), DASH),
+    # Ubuntu underneath, whatever the tag: NVIDIA's NGC framework images and the Rocker R images.
+    (re.compile(r"^nvcr\.io/nvidia/(pytorch|tensorflow|tritonserver|nemo)|^(docker\.io/)?rocker/"), DASH),
     # Docker's official language images and the big ML images are Debian or Ubuntu unless tagged otherwise.
     (re.compile(r"^(docker\.io/)?(library/)?(python|node|ruby|golang|perl|php|rust|gcc|r-base|buildpack-deps|"
                 r"openjdk|eclipse-temurin|julia)(:|$)|^(pytorch/pytorch|tensorflow/tensorflow|continuumio/"
