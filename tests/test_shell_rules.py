@@ -148,3 +148,12 @@ def test_the_grammar_loads_only_for_files_with_a_shell_script():
     wrapped = subprocess.run([sys.executable, "-c", code % (P + 'ENTRYPOINT ["sh", "-c", "python3 /app/job.py"]\n')],
                              capture_output=True, text=True, check=True)
     assert (plain.stdout.strip(), wrapped.stdout.strip()) == ("False", "True")
+
+
+@pytest.mark.parametrize("keeper", ["tail -f /var/log/app.log", "tail -F /var/log/app.log", "sleep infinity"])
+def test_a_keeper_after_a_daemon_is_not_told_to_exec(keeper):
+    """`service x start; tail -f log`: exec'ing the keeper would forward nothing to the service (torchserve,
+    apacheds in the real-file review); the fix says to run the service in the foreground or trap."""
+    body = f"#!/bin/sh\nservice app start\n{keeper}\n"
+    [finding] = [f for f in lint_text(_script(body)) if f.rule_id == "SM107"]
+    assert "only keeps the container up" in finding.message and f"write `exec {keeper}`" not in finding.message

@@ -69,6 +69,11 @@ class LeftRunning:
 
     def fix(self) -> str:
         words = " ".join(self.job.raw[len(self.job.raw) - len(command_words(self.job)):])
+        keeper = next((c for c in (self.job, *self.outcome.after[-1:]) if _keeps_alive(command_words(c))), None)
+        if keeper is not None:
+            return (f"`{short(keeper.text, 30)}` only keeps the container up, so `exec` there would hand the signal "
+                    f"to it, not to the service: run the service in the foreground with `exec`, or trap INT and "
+                    f"TERM and stop the service in the trap")
         if self.outcome.background:
             return "trap INT and TERM to forward them to the job's pid before `wait`, or run it with `exec`"
         if self.outcome.pipe_last:
@@ -77,6 +82,15 @@ class LeftRunning:
         if self.outcome.no_self_exec and not self.outcome.nested:
             return f"run the job last as `exec {short(words, 40)}`"
         return f"write `exec {short(words, 40)}`"
+
+
+def _keeps_alive(words: list[str]) -> bool:
+    """`tail -f log` or `sleep infinity`: a keeper after a daemon, not the job itself."""
+    name = words[0].rsplit("/", 1)[-1] if words else ""
+    if name == "tail":
+        return any(w in ("-f", "-F", "--follow") or (w.startswith("-") and not w.startswith("--") and "f" in w.lower())
+                   for w in words[1:])
+    return name == "sleep" and words[1:] == ["infinity"]
 
 
 def left_running(tree: Sequence, shell: str, c_mode: bool) -> list[LeftRunning]:
