@@ -17,16 +17,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from ..argv import SHELL_BUILTINS
 from .shell_tree import AndOr, Case, Function, Group, If, Loop, Pipeline, Sequence, Simple, simple_commands
 
 # Commands whose status says nothing about the job: after it they replace its status.
 STATUS_NEUTRAL = frozenset({"echo", "printf", "sleep", "touch", "date", "logger"})
 NO_FAIL = frozenset({"true", ":"})
-# Builtins and shell words that are not the job (they run no program).
-NOT_PROGRAMS = frozenset(
-    "exit return wait set export unset cd trap shift local declare typeset readonly umask ulimit source . "
-    "alias unalias read test [ [[ (( false break continue hash type let getopts pushd popd shopt "
-    "enable mkdir chmod chown ln rm cp mv cat ls pwd env id whoami hostname ps mount".split()
+# What is not the job: the shell's own builtins (less `eval`, which runs its
+# words and so may run the job), tests and loop words, and setup programs.
+NOT_PROGRAMS = (SHELL_BUILTINS - {"eval"}) | frozenset(
+    "test [ [[ (( false break continue type mkdir chmod chown ln rm cp mv cat ls pwd env id whoami hostname ps "
+    "mount".split()
 ) | STATUS_NEUTRAL | NO_FAIL
 # Last commands of a pipeline that only pass its data on: the job is further left.
 PIPE_SINKS = frozenset({"tee", "cat", "grep", "egrep", "sed", "awk", "head", "tail", "sort", "uniq", "cut", "tr",
