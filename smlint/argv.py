@@ -8,6 +8,8 @@ from __future__ import annotations
 
 # Programs that read a script (`busybox sh` is one too; callers look past busybox).
 SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"})
+# What a script can be handed to as the program itself (busybox is its own sh).
+SCRIPT_SHELLS = SHELLS | {"busybox"}
 # Inits that run the job as their child and forward signals to it
 # (`docker run --init` is tini; s6-svscan supervises its services).
 INITS = frozenset({"tini", "tini-static", "dumb-init", "catatonit", "docker-init", "s6-svscan"})

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Iterator
 
-from ..argv import DEFAULT_PATH, SHELLS, skip_wrappers
+from ..argv import DEFAULT_PATH, SCRIPT_SHELLS, SHELLS, skip_wrappers
 from ..argv import INITS as INIT_WRAPPERS  # programs that start the real command and pass signals through
 from ..findings import Span
 from .model import Dockerfile, Stage, Step, expand
@@ -322,25 +322,20 @@ def run_script_text(step: Step) -> str:
         if found:
             return argv[found[2]]
         return " ".join(_quote(a) for a in argv)
-    if not _reads_sh(step.shell):
+    if not step.shell or program_name(step.shell[0]) not in SCRIPT_SHELLS:
         return ""  # SHELL ["powershell", ...]: not a script this grammar reads
     text = instruction.args
     if not instruction.heredocs:
         return text
     words = [w for w in text.split() if not re.match(r"^\d*<<", w)]
-    program = program_name(strip_wrappers(words)[0]) if strip_wrappers(words) else ""
+    command = strip_wrappers(words)
+    program = program_name(command[0]) if command else ""
     bodies = "\n".join(h.text for h in instruction.heredocs)
     if not words:
         return bodies  # RUN <<EOF: the body is the script
-    if program in SHELLS or program == "busybox":
+    if program in SCRIPT_SHELLS:
         return re.sub(r"\d*<<-?\S+", "", text) + "\n" + bodies
     return re.sub(r"\d*<<-?\S+", "", text)
-
-
-def _reads_sh(shell: tuple[str, ...]) -> bool:
-    """Whether a SHELL runs its text as a POSIX-like shell script."""
-    name = program_name(shell[0]) if shell else ""
-    return name in SHELLS or name == "busybox"
 
 
 def _quote(word: str) -> str:

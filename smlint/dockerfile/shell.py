@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..argv import RUNNERS, SHELLS, program_name, skip_wrappers
+from ..argv import RUNNERS, SCRIPT_SHELLS, SHELLS, program_name, skip_wrappers
 
 if TYPE_CHECKING:  # the grammar loads when the first script is read (start-up time)
     from .shell_tree import Simple
@@ -99,7 +99,7 @@ def shebang_shell(text: str) -> str:
     if words and program_name(words[0]) == "env":
         words = [w for w in words[1:] if not w.startswith("-")]
     name = program_name(words[0]) if words else ""
-    return name if name in SHELLS or name == "busybox" else ""
+    return name if name in SCRIPT_SHELLS else ""
 
 
 def shell_c_script(argv: list[str]) -> tuple[str, str, int] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..argv import program_name
 from .shell_flow import NO_FAIL, STATUS_NEUTRAL, Outcome, command_words, forwards_signals, options_of, outcomes
 from .shell_lexer import ShellSyntaxError
 from .shell_tree import Sequence, Simple, parse, simple_commands
@@ -86,10 +87,9 @@ class LeftRunning:
 
 def _keeps_alive(words: list[str]) -> bool:
     """`tail -f log` or `sleep infinity`: a keeper after a daemon, not the job itself."""
-    name = words[0].rsplit("/", 1)[-1] if words else ""
-    if name == "tail":
-        return any(w in ("-f", "-F", "--follow") or (w.startswith("-") and not w.startswith("--") and "f" in w.lower())
-                   for w in words[1:])
+    name = program_name(words[0]) if words else ""
+    if name == "tail":  # -f, -F, or a cluster holding either (`-nf`)
+        return any(w == "--follow" or (w[:1] == "-" and w[:2] != "--" and "f" in w.lower()) for w in words[1:])
     return name == "sleep" and words[1:] == ["infinity"]
 
 

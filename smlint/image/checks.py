@@ -11,7 +11,7 @@ import posixpath
 from dataclasses import dataclass, field
 
 from .. import contract
-from ..argv import DEFAULT_SHELL, INITS as INIT_WRAPPERS, SHELLS, program_name, skip_wrappers
+from ..argv import DEFAULT_SHELL, INITS as INIT_WRAPPERS, SCRIPT_SHELLS, SHELLS, program_name, skip_wrappers
 from ..config import Policy
 from ..engine import Registry
 from ..findings import Problem, Span
@@ -216,7 +216,7 @@ def entrypoint_script_without_exec(subject: ImageSubject):
     if start >= len(argv) or not argv[start] or any(program_name(w) in INIT_WRAPPERS for w in argv[:start]):
         return  # behind an init, the init is PID 1 and forwards the signal
     field = "config.Entrypoint" if start < len(config.entrypoint or []) else "config.Cmd"
-    if program_name(argv[start]) in SHELLS or program_name(argv[start]) == "busybox":
+    if program_name(argv[start]) in SCRIPT_SHELLS:
         found = _shell_script(view, argv, start)
         if found is None:
             return
