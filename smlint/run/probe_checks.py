@@ -44,6 +44,11 @@ def _shell_holds_signal(probe: ProbeOutcome, trial: SignalTrial) -> bool:
     return probe.pid1_is_shell and bool(probe.children) and not trial.exited and not trial.ignored
 
 
+def _severity(signal: str) -> Severity | None:
+    """SIGINT is what StopProcessingJob sends: the rule's own severity; SIGTERM only a warning."""
+    return None if signal == "SIGINT" else Severity.WARNING
+
+
 @registry.check("SM402")
 def pid1_is_shell(probe: ProbeOutcome):
     trial = probe.trials.get("SIGINT")
@@ -64,7 +69,6 @@ def stop_signal_ignored(probe: ProbeOutcome):
     for name, trial in probe.trials.items():
         if trial.exited or trial.handled is True or _shell_holds_signal(probe, trial):
             continue  # SM402 already names the cause
-        severity = None if name == "SIGINT" else Severity.WARNING
         consequence = (
             "StopProcessingJob can only SIGKILL it" if name == "SIGINT" else "a SIGTERM-based stop would not reach it"
         )
@@ -77,7 +81,7 @@ def stop_signal_ignored(probe: ProbeOutcome):
             f"PID 1 ({' '.join(probe.pid1_argv)[:120]}) {cause}; "
             f"confirmed: still running {probe.grace:g} s after {name}. {consequence}",
             data={"signal": name, "disposition": trial.disposition},
-            severity=severity,
+            severity=_severity(name),
         )
 
 
@@ -89,12 +93,11 @@ def stop_timeout(probe: ProbeOutcome):
         # A signal that is not handled at all is SM401/SM402: one finding per defect.
         if trial.exited or trial.handled is not True or _shell_holds_signal(probe, trial):
             continue
-        severity = None if name == "SIGINT" else Severity.WARNING
         yield Problem(
             f"PID 1 handles {name} ({trial.disposition}) but the container did not exit within the "
             f"{probe.grace:g} s grace period",
             data={"signal": name, "grace": probe.grace},
-            severity=severity,
+            severity=_severity(name),
         )
 
 
