@@ -1,5 +1,6 @@
 """Outputs reach the host as data only (outputs.py), the disk bound's parts
 (disk.py) and the log prefixes: pure, from crafted archives and folders."""
+import errno
 import io
 import os
 import stat
@@ -84,10 +85,34 @@ def test_never_writes_through_a_symlink_in_the_destination(tmp_path):
 
 
 def test_the_disk_budget_stops_the_read_back(tmp_path):
+    result = checks.OutputResult("result", "/opt/ml/processing/output/result", "")
+    merge = Merge(str(tmp_path / "out"), DiskBudget(1000))
+    os.makedirs(merge.target)
+    members = [("a", tarfile.REGTYPE, 0o644, b"x" * 600, ""), ("b", tarfile.REGTYPE, 0o644, b"y" * 600, "")]
     with pytest.raises(DiskBoundReached):
-        _stream(tmp_path, [("a", tarfile.REGTYPE, 0o644, b"x" * 600, ""), ("b", tarfile.REGTYPE, 0o644, b"y" * 600, "")],
-                limit=1000)
+        stream_archive(_archive(members), merge, result, "algo-1")
     assert (tmp_path / "out" / "a").exists() and not (tmp_path / "out" / "b").exists()
+    assert (result.files, result.bytes) == (1, 600) and merge.streamed  # reported as a copy, and only what arrived
+
+
+def test_a_move_across_mounts_copies_within_the_budget(tmp_path, monkeypatch):
+    # A bind mount of the same disk (/var/lib/docker often is one) refuses rename with EXDEV.
+    volume = tmp_path / "volume"
+    volume.mkdir()
+    (volume / "a").write_bytes(b"x" * 600)
+    (volume / "b").write_bytes(b"y" * 600)
+
+    def rename(source, destination):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "rename", rename)
+    result = checks.OutputResult("result", "/x", "")
+    merge = Merge(str(tmp_path / "out"), DiskBudget(1000))
+    os.makedirs(merge.target)
+    with pytest.raises(DiskBoundReached):
+        move_tree(str(volume), merge, result, "algo-1")
+    assert len(os.listdir(tmp_path / "out")) == 1 and merge.streamed
+    assert (result.files, result.bytes) == (1, 600)
 
 
 def test_merging_hosts_keeps_the_first_copy_and_records_differences(tmp_path):

@@ -66,7 +66,9 @@ def test_outputs_arrive_as_plain_data(client, image, tmp_path):
 
 
 def test_passing_the_disk_bound_stops_the_job(client, image, tmp_path):
-    script = f"i=0; while true; do dd if=/dev/zero of={OUT}/f$i bs=1M count=4 2>/dev/null; i=$((i+1)); sleep 0.2; done"
+    # One file well past the bound, then idle: the watch counts allocated blocks and folders, the
+    # read-back counts file bytes, so small files landing exactly on the bound would be a race.
+    script = f"dd if=/dev/zero of={OUT}/big bs=1M count=24 2>/dev/null; sleep 600"
     report = _run(client, image, tmp_path, script, max_disk=16 << 20, keep_outputs=True)
     result = report.result
     assert result["status"] == "Failed" and result["stop_reason"] == "disk bound reached"

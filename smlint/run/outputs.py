@@ -100,10 +100,14 @@ def _note_kind(result: OutputResult, relative: str, kind: str) -> None:
 
 
 def _place(merge: Merge, result: OutputResult, host: str, relative: str, write) -> None:
-    """Put one regular file in place through `write(path)`, or judge a collision."""
+    """Put one regular file in place through `write(path)`, or judge a collision.
+    Counted once written: a file the disk bound refused is not."""
+    if merge.target is not None:
+        _place_in_target(merge, result, host, relative, write)
     result.files += 1
-    if merge.target is None:
-        return
+
+
+def _place_in_target(merge: Merge, result: OutputResult, host: str, relative: str, write) -> None:
     final = _inside(merge.target, relative)
     if final is None:
         result.refused.append(relative)
@@ -122,6 +126,7 @@ def _place(merge: Merge, result: OutputResult, host: str, relative: str, write) 
 
 def stream_archive(chunks, merge: Merge, result: OutputResult, host: str) -> None:
     """Write a `docker cp` tar stream of one output as data only."""
+    merge.streamed = True
     with tarfile.open(fileobj=_ChunkReader(chunks), mode="r|") as archive:
         top = None
         for member in archive:
@@ -142,7 +147,6 @@ def stream_archive(chunks, merge: Merge, result: OutputResult, host: str) -> Non
                 _hard_link(merge, result, host, relative, safe_relative(member.linkname[len(top):]))
             else:
                 _note_kind(result, relative, _tar_kind(member))
-    merge.streamed = True
 
 
 def _hard_link(merge: Merge, result: OutputResult, host: str, relative: str, linked: str | None) -> None:
@@ -229,8 +233,8 @@ def move_tree(source: str, merge: Merge, result: OutputResult, host: str) -> Non
                 _make_dir(merge, relative)
                 pending.append(relative)
             elif stat.S_ISREG(info.st_mode):
-                result.bytes += info.st_size
                 _place(merge, result, host, relative, lambda path: _move_file(entry.path, path, info, merge))
+                result.bytes += info.st_size
             else:
                 _note_kind(result, relative, _mode_kind(info.st_mode))
     merge.moved = True
@@ -258,7 +262,7 @@ def _move_file(source: str, path: str, info: os.stat_result, merge: Merge) -> No
         except OSError as error:
             if error.errno != errno.EXDEV:  # another mount of the same disk: copy
                 raise
-    merge.budget.take(info.st_size)
     merge.streamed = True
+    merge.budget.take(info.st_size)
     with open(source, "rb") as handle:
         _copy_stream(handle, path, info.st_mode)
