@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from smlint.findings import Span
+from smlint.job import source
 from smlint.job.source import RequestError, json_positions, parse_request
 
 JSON_TEXT = """{
@@ -120,25 +120,27 @@ def test_yaml_alias_bomb_is_refused():
     assert "YAML aliases" in caught.value.reason
 
 
-def test_ten_megabyte_request_is_refused_quickly():
+def test_ten_megabyte_request_is_refused_before_it_is_parsed(monkeypatch):
     env = {f"VAR_{i}": "v" * 90 for i in range(100_000)}
     raw = json.dumps({"ProcessingJobName": "big", "Environment": env}, indent=1).encode()
     assert len(raw) > 10_000_000
-    started = time.perf_counter()
+
+    def never(text):
+        raise AssertionError("parsed a request over the size bound")
+
+    monkeypatch.setattr(source, "_load_json", never)
+    monkeypatch.setattr(source, "_load_yaml", never)
     with pytest.raises(RequestError) as caught:
         parse_request(raw, "big.json")
     assert "MiB; a CreateProcessingJob request is at most a few hundred KB" in caught.value.reason
-    assert time.perf_counter() - started < 1
 
 
-def test_positions_of_ten_megabytes_in_linear_time():
+def test_positions_of_ten_megabytes():
+    # Its time and memory are bench/attack_bench.py's json_request case, not an assertion here.
     env = {f"VAR_{i}": "v" * 90 for i in range(100_000)}
     text = json.dumps({"ProcessingJobName": "big", "Environment": env}, indent=1)
-    started = time.perf_counter()
     positions = json_positions(text)
-    elapsed = time.perf_counter() - started
     assert positions["/Environment/VAR_99999"].start[0] == text.count("\n") - 1
-    assert elapsed < 20, elapsed
 
 
 def test_json_scanner_matches_the_parser_on_every_value():

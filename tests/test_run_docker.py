@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 from conftest import FIXTURES, ROOT
@@ -157,12 +156,10 @@ def test_request_config_files_inputs_and_environment(client, image, tmp_path):
 
 
 def test_max_runtime_exceeded_is_stopped(client, image, tmp_path):
-    started = time.monotonic()
     report, _ = _run(client, image, tmp_path, "sleep 60", max_runtime=1, grace=1)
-    elapsed = time.monotonic() - started
     assert report.result["status"] == "Stopped" and report.result["stopped_after_max_runtime"]
     assert report.result["exit_code"] == 137  # sh ignores SIGINT as PID 1: SIGKILL after the grace
-    assert _rules(report) == [] and elapsed < 15
+    assert _rules(report) == []  # sleep 60 ending on its own would be Completed, exit 0
 
 
 def test_sandbox_settings_and_removal(client, image, tmp_path):
