@@ -8,6 +8,9 @@ import pytest
 from dockerutil import BUSYBOX_BASE, build_image, remove_image
 
 from smlint.config import Policy
+from smlint.run import collect
+from smlint.run.disk import DiskWatch
+from smlint.run.outputs import stream_archive
 from smlint.run.runner import RunOptions, run
 
 pytestmark = pytest.mark.docker
@@ -45,7 +48,18 @@ def test_root_owned_0755_output_and_message_folders(client, image, tmp_path):
     assert (tmp_path / "result" / "modes").read_text().split() == ["0", "755", "0", "755"]
 
 
-def test_outputs_arrive_as_plain_data(client, image, tmp_path):
+@pytest.fixture(params=["moved", "copied"])
+def read_back(request, monkeypatch):
+    """Both ways outputs come back: moved from the volume's folder (root, local
+    engine), or streamed through the engine's `docker cp` archive (elsewhere)."""
+    if request.param == "copied":
+        monkeypatch.setattr(collect, "movable", lambda mountpoint, target: False)
+    streams = []
+    monkeypatch.setattr(collect, "stream_archive", lambda *args: (streams.append(args), stream_archive(*args)))
+    return request.param, streams
+
+
+def test_outputs_arrive_as_plain_data(client, image, tmp_path, read_back):
     script = (f"cp /bin/busybox {OUT}/rootshell && chmod 6755 {OUT}/rootshell; mkdir {OUT}/tmp && chmod 1777 {OUT}/tmp; "
               f"mkfifo {OUT}/pipe; mknod {OUT}/null c 1 3 2>/dev/null; ln -s /etc/shadow {OUT}/link; "
               f"echo a > {OUT}/a; ln {OUT}/a {OUT}/hard")
@@ -63,9 +77,20 @@ def test_outputs_arrive_as_plain_data(client, image, tmp_path):
     [output] = report.result["outputs"]
     assert "pipe (FIFO)" in output["not_copied_special_files"]
     assert output["symlinks"] == ["link"] and "not copied (not plain data): " in "\n".join(report.summary_lines)
+    how, streams = read_back
+    assert bool(streams) == (how == "copied") and output["how"] == "copied"  # the hard link is copied either way
 
 
-def test_passing_the_disk_bound_stops_the_job(client, image, tmp_path):
+@pytest.fixture(params=["folders", "engine"])
+def disk_watch(request, monkeypatch):
+    """Both ways the disk is polled: summing the engine's folders (root, local
+    engine), or asking the engine (`docker system df`, elsewhere)."""
+    if request.param == "engine":
+        monkeypatch.setattr(DiskWatch, "_local_folders", lambda self, volumes, containers: None)
+    return request.param
+
+
+def test_passing_the_disk_bound_stops_the_job(client, image, tmp_path, disk_watch):
     # One file well past the bound, then idle: the watch counts allocated blocks and folders, the
     # read-back counts file bytes, so small files landing exactly on the bound would be a race.
     script = f"dd if=/dev/zero of={OUT}/big bs=1M count=24 2>/dev/null; sleep 600"
@@ -73,7 +98,7 @@ def test_passing_the_disk_bound_stops_the_job(client, image, tmp_path):
     result = report.result
     assert result["status"] == "Failed" and result["stop_reason"] == "disk bound reached"
     assert "more than the disk bound of 16777216 bytes" in "\n".join(report.summary_lines)
-    assert result["disk"]["peak_bytes"] > 16 << 20
+    assert result["disk"]["peak_bytes"] > 16 << 20 and result["disk"]["method"] == disk_watch
     [output] = result["outputs"]
     # Copied back: the copy keeps to the bound too; moved: no second copy exists.
     assert output["how"] == "moved" or output["incomplete"] is not None
