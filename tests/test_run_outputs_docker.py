@@ -94,7 +94,8 @@ def test_passing_the_disk_bound_stops_the_job(client, image, tmp_path, disk_watc
     # One file well past the bound, then idle: the watch counts allocated blocks and folders, the
     # read-back counts file bytes, so small files landing exactly on the bound would be a race.
     script = f"dd if=/dev/zero of={OUT}/big bs=1M count=24 2>/dev/null; sleep 600"
-    report = _run(client, image, tmp_path, script, max_disk=16 << 20, keep_outputs=True)
+    # The max runtime only ends the test should the bound never be seen (then the status says so).
+    report = _run(client, image, tmp_path, script, max_disk=16 << 20, keep_outputs=True, max_runtime=120)
     result = report.result
     assert result["status"] == "Failed" and result["stop_reason"] == "disk bound reached"
     assert "more than the disk bound of 16777216 bytes" in "\n".join(report.summary_lines)
