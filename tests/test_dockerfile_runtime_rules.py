@@ -1,5 +1,7 @@
 """Table-driven decisions of SM104, SM131, SM140, SM142 and SM143 (issue 9),
 bad and good: each case is (rule, Dockerfile, fires?)."""
+import json
+
 import pytest
 
 from smlint import lint_text
@@ -163,11 +165,24 @@ def _message(rule, text):
     (P + "CMD bash -c 'exec python3 job.py'\n", 'write ENTRYPOINT ["python3", "job.py"]'),
     (P + "CMD exec python3 job.py --x 1\n", 'write ENTRYPOINT ["python3", "job.py", "--x", "1"]'),
     (P + "CMD python3 a.py && python3 b.py\n", 'end a wrapper script with `exec "$@"`'),
+    # a lone command that needs the shell for its expansions keeps it, execs, and takes the arguments
+    (P + "CMD /bin/app --port=${PORT} --in /data/*.csv\n",
+     'write ENTRYPOINT ["/bin/sh", "-c", "exec /bin/app --port=${PORT} --in /data/*.csv \\"$@\\"", "sh"]'),
+    (P + 'CMD exec python3 job.py --name "$NAME"\n',
+     'write ENTRYPOINT ["/bin/sh", "-c", "exec python3 job.py --name \\"$NAME\\" \\"$@\\"", "sh"]'),
+    (P + "CMD python3 job.py > /tmp/log\n", 'end a wrapper script with `exec "$@"`'),  # a redirection: a script
 ])
 def test_sm103_advice_is_said_once_and_is_no_wrapper(text, advice):
     message = _message("SM103", text)
     assert advice in message
     assert message.count("exec form") + message.count("exec-form") <= 1  # issue 9: it repeated itself
+
+
+def test_the_expanding_advice_passes_lint_itself():
+    message = _message("SM101", P + "ENTRYPOINT /bin/app --port=${PORT}\n")
+    suggested = message[message.index("write ENTRYPOINT ") + len("write ENTRYPOINT "):message.index('", "sh"]') + 8]
+    assert json.loads(suggested)[2] == 'exec /bin/app --port=${PORT} "$@"'
+    assert [f.rule_id for f in lint_text(P + f"ENTRYPOINT {suggested}\n") if f.severity == "error"] == []
 
 
 def test_quoted_commands_are_json_escaped_not_nested():

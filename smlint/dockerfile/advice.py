@@ -36,12 +36,41 @@ def exec_advice(text: str) -> str:
     keeps no code under /opt/ml (which SM110 would flag)."""
     words = exec_form_of(text)
     if words is None:
-        return 'write an exec-form ENTRYPOINT such as ["python3", "/app/job.py"], or end a wrapper script with `exec "$@"`'
+        return _expanding_advice(text)
     moved = ["/app/" + posixpath.basename(w) if under(w, OPT_ML) and not under(w, PROCESSING) else w for w in words]
     advice = f"write ENTRYPOINT {json.dumps(moved)}"
     if moved != words:
         advice += " with the code copied to /app, outside the reserved /opt/ml (SM110)"
     return advice
+
+
+def _expanding_advice(text: str) -> str:
+    """Advice for text that needs the shell: a lone command that expands
+    variables or globs keeps its shell, but execs the program and passes the
+    job's ContainerArguments on."""
+    from .shell_nodes import Simple
+    from .shell_questions import parse_or_none
+
+    tree = parse_or_none(text)
+    only = _lone_command(tree) if tree is not None else None
+    if not isinstance(only, Simple) or only.redirects or only.assignments or not only.words:
+        return 'write an exec-form ENTRYPOINT such as ["python3", "/app/job.py"], or end a wrapper script with `exec "$@"`'
+    words = only.raw[1:] if only.words[0] == "exec" else only.raw
+    if not words or only.words[len(only.raw) - len(words)] in SHELL_BUILTINS:
+        return 'write an exec-form ENTRYPOINT that runs the job\'s program, or end a wrapper script with `exec "$@"`'
+    script = "exec " + " ".join(words) + ' "$@"'
+    return (f"write ENTRYPOINT {json.dumps(['/bin/sh', '-c', script, 'sh'])}: the shell still expands the command, "
+            "`exec` hands PID 1 to the program, and \"$@\" passes the job's ContainerArguments on")
+
+
+def _lone_command(tree):
+    """The one command of a script that is a single command, else None."""
+    if len(tree.items) != 1 or "&" in tree.terminators:
+        return None
+    [and_or] = tree.items
+    if len(and_or.pipelines) != 1 or len(and_or.pipelines[0].commands) != 1 or and_or.pipelines[0].negated:
+        return None
+    return and_or.pipelines[0].commands[0]
 
 
 def runs_as(shell: tuple[str, ...], text: str) -> str:
