@@ -71,13 +71,14 @@ def lint(paths, stdin_filename, target, build_args, context_dir, jobs, fix, diff
     if unsafe_fixes and not (fix or diff):
         raise click.UsageError("--unsafe-fixes goes with --fix or --diff")
     if fix or diff:
-        _fix_command(paths, policy, diff, unsafe_fixes, target, stdin_filename, context_dir, fmt, output, options)
+        _fix_command(paths, policy, diff, unsafe_fixes, target, stdin_filename, context_dir, jobs, fmt, output,
+                     options)
     report = lint_paths(paths, policy, target=target, stdin_filename=stdin_filename,
                         context_dir=context_dir, jobs=jobs)
     finish(report, policy, fmt, output, options)
 
 
-def _fix_command(paths, policy, diff, unsafe, target, stdin_filename, context_dir, fmt, output,
+def _fix_command(paths, policy, diff, unsafe, target, stdin_filename, context_dir, jobs, fmt, output,
                  options) -> None:
     """--diff: the diff on stdout, exit 1 when there is one. --fix: files
     rewritten, then the report of what remains (on stderr when stdout carries
@@ -88,7 +89,7 @@ def _fix_command(paths, policy, diff, unsafe, target, stdin_filename, context_di
     from .report.text import escape
 
     outcome = fix_paths(paths, policy, write=not diff, unsafe=unsafe, target=target,
-                        stdin_filename=stdin_filename, context_dir=context_dir)
+                        stdin_filename=stdin_filename, context_dir=context_dir, jobs=jobs)
     report = outcome.report
     if diff:
         click.echo(outcome.diff, nl=False)

@@ -173,3 +173,41 @@ def test_plain_lint_says_how_many_findings_fix_would_repair(tmp_path):
     out = run(str(tmp_path)).stdout.decode()
     assert "1 fixable with --fix (1 more with --unsafe-fixes); --diff shows the changes" in out
     assert "fixable" not in run(write(tmp_path / "c.Dockerfile", PIPELINE)).stdout.decode()
+
+
+def test_fix_in_workers_writes_what_one_process_writes(tmp_path):
+    texts = [SHELL_FORM, PIPELINE, TRAPPED] * 20  # past the file count where -j 0 forks
+    results = {}
+    for jobs in ("1", "2", "0"):
+        folder = tmp_path / f"j{jobs}"
+        folder.mkdir()
+        for index, text in enumerate(texts):
+            write(folder / f"{index:02}.Dockerfile", text)
+        result = run("--fix", "-j", jobs, str(folder))
+        files = {path.name: path.read_text() for path in folder.iterdir()}
+        results[jobs] = (result.returncode, result.stdout.decode().replace(str(folder), "F"), files)
+    assert results["1"] == results["2"] == results["0"]
+    code, out, files = results["2"]
+    assert code == 1 and "fixed 20 findings in 20 files" in out
+    assert files["00.Dockerfile"] == FIXED and files["01.Dockerfile"] == PIPELINE
+
+
+def test_fix_goes_on_past_a_file_that_exhausts_the_stack(tmp_path, monkeypatch):
+    from smlint.config import Policy
+    from smlint.dockerfile import fix_files
+
+    real = fix_files.fix_text
+
+    def fix_text(text, path, *args):
+        if path.endswith("deep.Dockerfile"):
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(text, path, *args)
+
+    monkeypatch.setattr(fix_files, "fix_text", fix_text)
+    write(tmp_path / "deep.Dockerfile", SHELL_FORM)
+    write(tmp_path / "good.Dockerfile", SHELL_FORM)
+    outcome = fix_files.fix_paths([str(tmp_path)], Policy(), write=True, jobs=1)
+    [error] = [f for f in outcome.report.findings if f.rule_id == "SM001"]
+    assert error.path.endswith("deep.Dockerfile") and "too deeply nested" in error.message
+    assert (tmp_path / "good.Dockerfile").read_text() == FIXED
+    assert (tmp_path / "deep.Dockerfile").read_text() == SHELL_FORM

@@ -12,11 +12,12 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from .. import fixing
+from .. import fixing, parallel
 from ..config import Policy
+from ..engine import unreadable
 from ..findings import Finding
 from ..report import Report
-from .lint import _read, _targets, lint_text
+from .lint import _read, _targets, decode, lint_text, prepare_workers, too_deep
 
 _BOM = b"\xef\xbb\xbf"
 _MAX_ROUNDS = 4
@@ -51,29 +52,30 @@ def fix_text(text: str, path: str, policy: Policy, unsafe: bool = False, target:
 
 
 def fix_paths(paths: list[str], policy: Policy, write: bool, unsafe: bool = False, target: str | None = None,
-              stdin_filename: str | None = None, context_dir: str | None = None) -> FixOutcome:
+              stdin_filename: str | None = None, context_dir: str | None = None, jobs: int = 1) -> FixOutcome:
     """Fix every target: in place when `write` (standard input: the text comes
-    back in `stdin_text`), else only a unified diff."""
+    back in `stdin_text`), else only a unified diff. Workers compute the fixes
+    (`jobs` as for lint); this process alone writes files and the report."""
     outcome = FixOutcome(Report(command="lint"))
-    report = outcome.report
-    for path in paths:
-        if path == "-":
-            display = stdin_filename or "<stdin>"
-            findings = _fix_one(display, None, sys.stdin.buffer.read(), write, unsafe, policy, target,
-                                context_dir, outcome)
-            report.targets.append(display)
-            report.findings.extend(findings)
-            continue
-        for display, file_path, _, problem in _targets([path], None):
-            report.targets.append(display)
-            data, reason = (None, problem) if problem else _read_bytes(file_path)
-            if reason is not None:
-                report.findings.extend(_unreadable(display, reason))
-                continue
-            report.findings.extend(_fix_one(display, file_path, data, write, unsafe, policy, target,
-                                            context_dir, outcome))
+    items = list(_fix_targets(paths, stdin_filename))
+    workers = prepare_workers(jobs, len(items))
+    fixed = parallel.map_indexed(lambda i: _fix_one(*items[i], unsafe, policy, target, context_dir), len(items),
+                                 workers)
+    for file_fix in fixed:
+        outcome.report.targets.append(file_fix.display)
+        outcome.report.findings.extend(_record(file_fix, write, outcome))
     _summarise(outcome, write, unsafe)
     return outcome
+
+
+def _fix_targets(paths: list[str], stdin_filename: str | None):
+    """(display, path, bytes read already, problem) of each file; standard input read here."""
+    for path in paths:
+        if path == "-":
+            yield stdin_filename or "<stdin>", None, sys.stdin.buffer.read(), None
+            continue
+        for display, file_path, _, problem in _targets([path], None):
+            yield display, file_path, None, problem
 
 
 def _read_bytes(path: str) -> tuple[bytes | str | None, str | None]:
@@ -89,44 +91,69 @@ def _read_bytes(path: str) -> tuple[bytes | str | None, str | None]:
         return None, f"cannot read: {error.strerror or error}"
 
 
-def _unreadable(display: str, reason: str) -> list[Finding]:
-    from ..engine import unreadable
+@dataclass
+class _FileFix:
+    """What fixing one file computed; `before` is None when it was not fixed."""
 
-    return [unreadable(display, reason)]
+    display: str
+    file_path: str | None
+    findings: list[Finding]
+    note: str | None = None  # why it was not fixed
+    before: str | None = None
+    after: str = ""
+    bom: bytes = b""
+    applied: int = 0
 
 
-def _fix_one(display: str, file_path: str | None, data: bytes | str, write: bool, unsafe: bool, policy: Policy,
-             target: str | None, context_dir: str | None, outcome: FixOutcome) -> list[Finding]:
-    if isinstance(data, str):
-        outcome.report.summary_lines.append(f"{display}: not fixed: not a regular file")
-        return lint_text(data, display, policy, target, context_dir)
-    bom = _BOM if data.startswith(_BOM) else b""
+def _fix_one(display: str, file_path: str | None, data: bytes | None, problem: str | None, unsafe: bool,
+             policy: Policy, target: str | None, context_dir: str | None) -> _FileFix:
+    """Read and fix one file, writing nothing (it may run in a worker)."""
+    if data is None and problem is None:
+        data, problem = _read_bytes(file_path)
+    if problem is not None:
+        return _FileFix(display, file_path, [unreadable(display, problem)])
     try:
-        before = data[len(bom):].decode("utf-8")
-    except UnicodeDecodeError:
-        from .lint import decode
-
-        outcome.report.summary_lines.append(f"{display}: not fixed: not UTF-8 text")
-        return lint_text(decode(data), display, policy, target, context_dir)
-    after, applied, findings = fix_text(before, display, policy, unsafe, target, context_dir)
-    if findings:
-        outcome.report.sources[display] = after.split("\n")
-    outcome.applied += len(applied)
-    if file_path is None and write:
-        outcome.stdin_text = after
-    if after == before:
-        return findings
-    outcome.changed.append(display)
-    if not write:
-        outcome.diff += fixing.unified_diff(os.path.normpath(display), before, after)
-    elif file_path is not None:
+        if isinstance(data, str):
+            return _FileFix(display, file_path, lint_text(data, display, policy, target, context_dir),
+                            note="not fixed: not a regular file")
+        bom = _BOM if data.startswith(_BOM) else b""
         try:
-            with open(file_path, "r+b") as handle:  # in place: the file keeps its mode and owner
-                handle.write(bom + after.encode("utf-8"))
+            before = data[len(bom):].decode("utf-8")
+        except UnicodeDecodeError:
+            return _FileFix(display, file_path, lint_text(decode(data), display, policy, target, context_dir),
+                            note="not fixed: not UTF-8 text")
+        after, applied, findings = fix_text(before, display, policy, unsafe, target, context_dir)
+    except (MemoryError, RecursionError) as error:  # a last resort: the other targets are still fixed
+        return _FileFix(display, file_path, [too_deep(display, error)])
+    return _FileFix(display, file_path, findings, before=before, after=after, bom=bom, applied=len(applied))
+
+
+def _record(fixed: _FileFix, write: bool, outcome: FixOutcome) -> list[Finding]:
+    """Write one file's fix (or add it to the diff) and note it; its findings."""
+    report = outcome.report
+    if fixed.note:
+        report.summary_lines.append(f"{fixed.display}: {fixed.note}")
+    if fixed.before is None:
+        return fixed.findings
+    if fixed.findings:
+        report.sources[fixed.display] = fixed.after.split("\n")
+    outcome.applied += fixed.applied
+    if fixed.file_path is None and write:
+        outcome.stdin_text = fixed.after
+    if fixed.after == fixed.before:
+        return fixed.findings
+    outcome.changed.append(fixed.display)
+    if not write:
+        outcome.diff += fixing.unified_diff(os.path.normpath(fixed.display), fixed.before, fixed.after)
+    elif fixed.file_path is not None:
+        try:
+            with open(fixed.file_path, "r+b") as handle:  # in place: the file keeps its mode and owner
+                handle.write(fixed.bom + fixed.after.encode("utf-8"))
                 handle.truncate()
         except OSError as error:
-            return _unreadable(display, f"cannot write the fixed file: {error.strerror or error}") + findings
-    return findings
+            return [unreadable(fixed.display, f"cannot write the fixed file: {error.strerror or error}"),
+                    *fixed.findings]
+    return fixed.findings
 
 
 def _summarise(outcome: FixOutcome, write: bool, unsafe: bool) -> None:

@@ -180,12 +180,19 @@ Result = tuple[list[Finding], list[str] | None]
 _PARALLEL_MIN_FILES = 48
 
 
-def _lint_all(targets: list[Target], policy: Policy, stage: str | None, context_dir: str | None,
-              jobs: int) -> list[Result]:
+def prepare_workers(jobs: int, targets: int) -> int:
+    """How many processes `-j N` means for this many files (0: one per CPU,
+    once there are enough files to pay for the forks)."""
     if jobs == 0:
-        jobs = parallel.cpu_count() if len(targets) >= _PARALLEL_MIN_FILES else 1
+        jobs = parallel.cpu_count() if targets >= _PARALLEL_MIN_FILES else 1
     if jobs > 1:
         catalog.load()  # once, before forking, not once per worker
+    return jobs
+
+
+def _lint_all(targets: list[Target], policy: Policy, stage: str | None, context_dir: str | None,
+              jobs: int) -> list[Result]:
+    jobs = prepare_workers(jobs, len(targets))
     return parallel.map_indexed(lambda i: _lint_target(*targets[i], policy, stage, context_dir), len(targets), jobs)
 
 
@@ -198,8 +205,13 @@ def _lint_target(display: str, path: str | None, text: str | None, problem: str 
     try:
         findings = lint_text(text, display, policy, stage, context_dir)
     except (MemoryError, RecursionError) as error:  # a last resort: the other targets are still checked
-        return [unreadable(display, f"too large or too deeply nested to lint ({type(error).__name__})")], None
+        return [too_deep(display, error)], None
     return findings, (text.splitlines() if findings else None)
+
+
+def too_deep(display: str, error: BaseException):
+    """SM001 for a file that exhausted memory or the stack (the other files go on)."""
+    return unreadable(display, f"too large or too deeply nested to lint ({type(error).__name__})")
 
 
 def _targets(paths: list[str], stdin_filename: str | None, notes: list[str] | None = None):
