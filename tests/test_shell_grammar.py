@@ -4,7 +4,7 @@ import pytest
 
 from smlint.dockerfile.shell_flow import forwards_signals, options_of, outcomes
 from smlint.dockerfile.shell_lexer import ShellSyntaxError
-from smlint.dockerfile.shell_questions import left_running, parse_or_none, shell_of_base, status_masking
+from smlint.dockerfile.shell_questions import left_running, left_running_text, parse_or_none, shell_of_base, status_masking
 from smlint.dockerfile.shell_tree import AndOr, Case, Function, Group, If, Loop, Pipeline, Simple, parse, simple_commands
 
 
@@ -162,12 +162,20 @@ LEFT_RUNNING = [
     ("python3 job.py & c=$!; wait $c", "dash", ["python3 job.py"]),  # background, no trap
     ("echo hello; sleep 10", "dash", []),  # no job at all
     ("while true; do echo hello; sleep 1; done", "bash", ["echo hello"]),  # the loop itself is the job
+    ("until false; do echo hello; sleep 1; done", "bash", ["echo hello"]),
+    # a loop that ends (argument parsing) is no job: only what follows can be
+    ('while getopts "c:" o; do case $o in c) n=$OPTARG;; esac; done\nif [ -n "$n" ]; then exec python3 a.py; fi',
+     "dash", []),
+    ("for f in /etc/*.conf; do echo $f; done\nexec python3 a.py", "dash", []),
     ("rbenv_update && bundle_install && script/test", "bash", []),  # script/test is a program, not `test`
     ("find . | xargs -n1 basename | sort", "bash", ["xargs -n1 basename"]),
     ("env A=1 python3 job.py", "bash", []),
     # error paths (a literal non-zero exit) are not judged: the job never ran there
     ("iptables --version\nif [ -z $x ]; then echo no; exit 1; fi\nexec \"$@\"", "dash", []),
     ("python3 job.py; exit $?", "dash", ["python3 job.py"]),
+    # one job on several paths (it succeeds, or fails and the script goes on) is named once
+    ("nox || ret=$?\nexit $ret", "bash", ["nox"]),
+    ("python3 job.py || python3 job.py", "dash", ["python3 job.py", "python3 job.py"]),  # two commands
 ]
 
 
@@ -194,6 +202,14 @@ def test_findings_name_the_branch_and_the_fix():
     [found] = left_running(parse('case "$1" in a) exec x;; b) python3 "$2";; esac'), "dash", True)
     assert found.describe() == '`python3 "$2"` (the `b)` branch)'
     assert found.fix() == 'write `exec python3 "$2"`'
+
+
+def test_a_job_in_a_loop_is_not_told_to_exec():
+    # `exec` would end the loop after one round: the fix is a trap and a waited-for child.
+    [found] = left_running(parse("while true; do python3 job.py; sleep 5; done"), "dash", False)
+    assert left_running_text([found]) == (
+        "`python3 job.py` (a `while` loop) runs as a child of the shell; a loop needs the shell, so `exec` cannot "
+        "help: trap INT and TERM, run each step in the background and `wait` for it, and stop it in the trap")
 
 
 MASKING = [

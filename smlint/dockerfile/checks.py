@@ -153,7 +153,7 @@ def entrypoint_script_without_exec(subject: Subject) -> Iterator[Problem]:
         yield Problem(
             f"{script.run_by.keyword} runs {script.path}, a {script.shell} script (copied on line "
             f"{script.copied_by.line}) that stays PID 1 and forwards neither SIGINT nor SIGTERM: "
-            f"{left_running_text(founds)}; or trap INT and TERM, run the job in the background and `wait` for it",
+            f"{left_running_text(founds, offer_trap=True)}",
             span_of(script.run_by),
             data={"script": script.path, "copied_on_line": script.copied_by.line},
         )

@@ -51,6 +51,7 @@ class Outcome:
     pipe_last: str = ""  # the job's pipeline ends in this other command (its name)
     nested: bool = False  # reached inside if/case/{ } (bash execs nothing there)
     no_self_exec: bool = False  # in a loop, subshell, pipeline, function or background
+    in_loop: bool = False  # the loop needs the shell: no `exec` can end it
     terminal: bool = False  # the path ended at `exit`
     failed: bool = False  # ... at `exit N`, N a literal non-zero status: an error path
     background: bool = False  # the job runs with `&` and the script goes on
@@ -207,10 +208,20 @@ def _command(node, functions: dict, depth: int) -> list[Outcome]:
         return _bounded(found)
     if isinstance(node, Loop):
         inner = _sequence(node.body, functions, depth + 1)
-        if not any(o.job for o in inner) and (commands := simple_commands(node.body)):
+        if not any(o.job for o in inner) and _endless(node) and (commands := simple_commands(node.body)):
             inner = [Outcome(commands[0])]  # `while true; do echo; sleep 1; done`: the loop is the job
-        return [replace(o, no_self_exec=True, via=o.via or f"a `{node.keyword}` loop") for o in inner]
+        return [replace(o, no_self_exec=True, in_loop=True, via=o.via or f"a `{node.keyword}` loop") for o in inner]
     return [Outcome()]
+
+
+def _endless(loop: Loop) -> bool:
+    """`while true`, `while :`, `until false`: a loop that is the job itself,
+    unlike one that ends (`while getopts`, `for`) and hands on to what follows."""
+    if loop.condition is None or len(loop.condition.items) != 1:
+        return False
+    words = [c.words for c in simple_commands(loop.condition)]
+    forever = [["true"], [":"], ["[", "1", "]"]] if loop.keyword == "while" else [["false"]]
+    return len(words) == 1 and words[0] in forever
 
 
 def _inside(found: Outcome, subshell: bool = False, via: str = "") -> Outcome:

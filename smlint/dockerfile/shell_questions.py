@@ -68,15 +68,26 @@ class LeftRunning:
         where = f" ({self.outcome.via})" if self.outcome.via else ""
         return f"`{short(self.job.text, 50)}`{where}"
 
+    def _keeper(self) -> Simple | None:
+        return next((c for c in (self.job, *self.outcome.after[-1:]) if _keeps_alive(command_words(c))), None)
+
+    @property
+    def fix_traps(self) -> bool:
+        """Whether the fix already is a trap (a keeper, a background job, a loop)."""
+        return self.outcome.background or self.outcome.in_loop or self._keeper() is not None
+
     def fix(self) -> str:
         words = " ".join(self.job.raw[len(self.job.raw) - len(command_words(self.job)):])
-        keeper = next((c for c in (self.job, *self.outcome.after[-1:]) if _keeps_alive(command_words(c))), None)
+        keeper = self._keeper()
         if keeper is not None:
             return (f"`{short(keeper.text, 30)}` only keeps the container up, so `exec` there would hand the signal "
                     f"to it, not to the service: run the service in the foreground with `exec`, or trap INT and "
                     f"TERM and stop the service in the trap")
         if self.outcome.background:
             return "trap INT and TERM to forward them to the job's pid before `wait`, or run it with `exec`"
+        if self.outcome.in_loop:
+            return ("a loop needs the shell, so `exec` cannot help: trap INT and TERM, run each step in the "
+                    "background and `wait` for it, and stop it in the trap")
         if self.outcome.pipe_last:
             return (f"run the job alone as `exec {short(words, 40)}` (a pipeline keeps the shell; bash can "
                     f"send the output on with `exec > >(tee log) 2>&1` first)")
@@ -102,15 +113,16 @@ def left_running(tree: Sequence, shell: str, c_mode: bool) -> list[LeftRunning]:
     if forwards_signals(tree):
         return []
     trapped = any(c.name == "trap" and len(c.words) > 2 and c.words[1] != "-" for c in simple_commands(tree))
-    found = []
+    found, seen = [], set()
     for outcome in outcomes(tree):
-        if outcome.job is None or outcome.execd or outcome.failed:
-            continue  # no job, exec'd, or an error path (`echo usage; exit 1`)
+        if outcome.job is None or outcome.execd or outcome.failed or id(outcome.job) in seen:
+            continue  # no job, exec'd, an error path (`echo usage; exit 1`), or named already
         by_bash, by_busybox = (_self_execs(outcome, kind, c_mode, trapped) for kind in (BASH, BUSYBOX))
         if (shell == BASH and by_bash) or (shell == BUSYBOX and by_busybox):
             continue
         others = "bash or busybox" if by_bash else "busybox" if by_busybox else ""
         found.append(LeftRunning(outcome, others, "" if shell else others, trapped and not outcome.background))
+        seen.add(id(outcome.job))
     return found
 
 
@@ -174,6 +186,8 @@ def _not_handed_on(found) -> str:
     if found.trapped:
         return (f"its trap runs only after the foreground {found.describe()} ends, so the signal is not "
                 f"handed on (run the job in the background and `wait`, or `exec` it)")
+    if found.outcome.in_loop:
+        return f"{found.describe()} runs as a child of the shell"
     return f"{found.describe()} is not run with `exec`"
 
 
@@ -188,13 +202,16 @@ def _shell_note(found, shell: str, program: str) -> str:
     return ""
 
 
-def left_running_text(founds: list, shell: str = "", program: str = "") -> str:
+def left_running_text(founds: list, shell: str = "", program: str = "", offer_trap: bool = False) -> str:
     """Every path that leaves the job a child of PID 1's shell, each with its fix:
-    one path as a sentence, several numbered (at most _MAX_PATHS named)."""
+    one path as a sentence, several numbered (at most _MAX_PATHS named).
+    `offer_trap`: a script file, where a trap is the other fix (unless every fix is one)."""
     notes = [_shell_note(found, shell, program) for found in founds]
     shared = notes[0] if len(set(notes)) == 1 else ""
     parts = [f"{_not_handed_on(found)}{'' if shared else note}; {found.fix()}" for found, note in zip(founds, notes)]
-    return paths_text(parts, shared)
+    trap = offer_trap and not all(found.fix_traps for found in founds)
+    return paths_text(parts, shared) + ("; or trap INT and TERM, run the job in the background and `wait` for it"
+                                        if trap else "")
 
 
 def paths_text(parts: list[str], shared: str = "") -> str:

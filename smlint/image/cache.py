@@ -33,9 +33,10 @@ from .walker import LayerScan
 # Bumped whenever a layer scan records more or the file changes: v2 added RPM
 # package lists, v3 shell scripts' exec/trap verdicts, v4 the checksum, v5
 # the uids of /etc/passwd entries, v6 those verdicts judged on the shell
-# grammar with the command at fault, v7 every path at fault, so layers cached
-# by an older smlint are read again rather than trusted.
-FORMAT = "v7"
+# grammar with the command at fault, v7 every path at fault, v8 a job named
+# once however many paths reach it, loop advice and the trap alternative in
+# the verdict, so layers cached by an older smlint are read again rather than trusted.
+FORMAT = "v8"
 _CHECKSUM = 32  # bytes of sha256
 _SAVE_DIRECTORY = re.compile(r"[0-9a-f]{64}")
 

@@ -234,13 +234,13 @@ def entrypoint_script_without_exec(subject: ImageSubject):
     verdict = view.script_verdict(path) or ""
     if not verdict.startswith(SCRIPT_NEITHER):
         return
-    at_fault = verdict.partition(":")[2] or "its job is not run with `exec`"
+    at_fault = verdict.partition(":")[2] or ("its job is not run with `exec`; or trap INT and TERM, run the job in "
+                                             "the background and `wait` for it")
     bin_sh = image_bin_sh(view)
     runs_as = f" (/bin/sh here is {bin_sh})" if shell == "sh" and bin_sh else ""
     yield Problem(
         f"{field} runs {how}, a {shell} script{runs_as} that stays PID 1 and forwards neither SIGINT nor "
-        f"SIGTERM, so StopProcessingJob's SIGINT never reaches the job: {at_fault}; or trap INT and TERM, run "
-        f"the job in the background and `wait` for it",
+        f"SIGTERM, so StopProcessingJob's SIGINT never reaches the job: {at_fault}",
         span=_command_span(subject, field),
         pointer=path,
         data={"script": path, "shell": shell, "field": field, "bin_sh": bin_sh},

@@ -286,7 +286,7 @@ def _script_verdict(text: str, complete: bool) -> str:
     if forwards_signals(tree):
         return SCRIPT_TRAPS
     found = left_running(tree, "", c_mode=False)
-    return f"{SCRIPT_NEITHER}:{left_running_text(found)}" if found else SCRIPT_EXECS
+    return f"{SCRIPT_NEITHER}:{left_running_text(found, offer_trap=True)}" if found else SCRIPT_EXECS
 
 
 def _read(tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int) -> bytes:
