@@ -324,6 +324,20 @@ def test_too_many_paths_are_not_judged():
     ("myorg/ubiquity:1", ""),  # a name that starts with "ubi" is no UBI image
     ("myorg/job:1", ""),
     (None, ""),
+    # mirrors of the official images, SageMaker's own Processing images, conda and Bitnami images
+    ("public.ecr.aws/docker/library/python:3.10-slim", "dash"),
+    ("mirror.gcr.io/library/node:20", "dash"),
+    ("public.ecr.aws/docker/library/python:3.12-alpine", "busybox"),
+    ("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3", "dash"),
+    ("246618743249.dkr.ecr.us-west-2.amazonaws.com/sagemaker-xgboost:1.7-1", "dash"),
+    ("173754725891.dkr.ecr.us-east-1.amazonaws.com/sagemaker-spark-processing:3.3-cpu", "bash"),
+    ("condaforge/miniforge3:24.3.0-0", "dash"),
+    ("mambaorg/micromamba:1.5.8", "dash"),
+    ("mambaorg/micromamba:1.5.8-alpine3.20", "busybox"),
+    ("bitnami/spark:3.5", "dash"),
+    ("opensuse/leap:15.5", "bash"),
+    ("mambaorg/micromamba:1.5.8-amazon2023", "bash"),  # the tag names the OS
+    ("myregistry.example/python:3.12", ""),  # another registry's "python" may be anything
 ])
 def test_shell_of_base(reference, shell):
     assert shell_of_base(reference) == shell

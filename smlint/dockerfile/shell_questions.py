@@ -11,17 +11,26 @@ from .shell_lexer import ShellSyntaxError
 from .shell_tree import Sequence, Simple, parse, simple_commands
 
 DASH, BASH, BUSYBOX = "dash", "bash", "busybox"
-# What `/bin/sh` is on a base image, where its name tells (checked on the images).
+# Docker Hub's official images, named plainly or through a registry that mirrors them.
+_OFFICIAL = (r"^((docker\.io|index\.docker\.io|registry-1\.docker\.io|mirror\.gcr\.io|public\.ecr\.aws/docker)/)?"
+             r"(library/)?")
+# What `/bin/sh` is on a base image, where its name tells (from the images or the Dockerfiles they build from).
 _BASE_SHELLS = (
     (re.compile(r"alpine|busybox"), BUSYBOX),
-    (re.compile(r"amazonlinux|\brhel|\bubi\d*([-/:.]|$)|centos|fedora|rockylinux|almalinux|oraclelinux"), BASH),
+    (re.compile(r"amazonlinux|amazon20\d\d|\bamzn\d|\brhel|\bubi\d*([-/:.]|$)|centos|fedora|rockylinux|almalinux|"
+                r"oraclelinux|opensuse|archlinux"), BASH),
     (re.compile(r"debian|ubuntu|raspbian|bookworm|bullseye|buster|trixie|stretch|jammy|focal|noble|bionic|xenial"), DASH),
     # Ubuntu underneath, whatever the tag: NVIDIA's NGC framework images and the Rocker R images.
     (re.compile(r"^nvcr\.io/nvidia/(pytorch|tensorflow|tritonserver|nemo)|^(docker\.io/)?rocker/"), DASH),
-    # Docker's official language images and the big ML images are Debian or Ubuntu unless tagged otherwise.
-    (re.compile(r"^(docker\.io/)?(library/)?(python|node|ruby|golang|perl|php|rust|gcc|r-base|buildpack-deps|"
-                r"openjdk|eclipse-temurin|julia)(:|$)|^(pytorch/pytorch|tensorflow/tensorflow|continuumio/"
-                r"miniconda3|continuumio/anaconda3|jupyter/[\w-]+)(:|$)"), DASH),
+    # SageMaker's own Processing images (any account's ECR): Amazon Linux for Spark, Ubuntu for the others.
+    (re.compile(r"/sagemaker-spark-processing(:|$)"), BASH),
+    (re.compile(r"/sagemaker-(scikit-learn|xgboost)(:|$)"), DASH),
+    # Docker's official language images (on Docker Hub or a mirror such as ECR Public's) and the big ML and
+    # conda images are Debian or Ubuntu unless tagged otherwise.
+    (re.compile(_OFFICIAL + r"(python|node|ruby|golang|perl|php|rust|gcc|r-base|buildpack-deps|openjdk|"
+                r"eclipse-temurin|julia)(:|$)|^(docker\.io/)?(pytorch/pytorch|tensorflow/tensorflow|continuumio/"
+                r"miniconda3|continuumio/anaconda3|condaforge/miniforge3|mambaorg/micromamba|jupyter/[\w-]+|"
+                r"bitnami/[\w-]+)(:|$)"), DASH),
 )
 # `sh`-compatible names and the shell they are, when it does not depend on the image.
 _NAMED_SHELLS = {"bash": BASH, "dash": DASH, "ash": BUSYBOX, "busybox": BUSYBOX}
