@@ -185,6 +185,31 @@ def test_the_expanding_advice_passes_lint_itself():
     assert [f.rule_id for f in lint_text(P + f"ENTRYPOINT {suggested}\n") if f.severity == "error"] == []
 
 
+@pytest.mark.parametrize("base, said", [
+    ("scratch", "the base image has no /bin/sh (scratch or distroless), so the container cannot even start"),
+    ("gcr.io/distroless/python3-debian12", "the base image has no /bin/sh"),  # "debian" in the name is no dash
+    ("gcr.io/distroless/static:nonroot", "the base image has no /bin/sh"),
+    ("gcr.io/distroless/base:debug", "(/bin/sh is busybox here, which execs it itself)"),  # :debug has busybox
+])
+def test_a_base_without_a_shell_cannot_start_a_shell_form_command(base, said):
+    assert said in _message("SM103", f"FROM {base}\nCOPY app /app\nCMD /app --serve\n")
+
+
+def test_a_shell_copied_into_scratch_is_not_assumed_missing():
+    text = "FROM scratch\nCOPY --from=busybox:musl /bin/busybox /bin/sh\nCMD /app --serve\n"
+    assert "no /bin/sh" not in _message("SM103", text)
+    assert "(bash execs it itself)" in _message("SM103", 'FROM scratch\nSHELL ["/bin/bash", "-c"]\nCMD /app\n')
+
+
+def test_no_shell_advice_and_fix_never_keep_the_shell():
+    text = "FROM gcr.io/distroless/static\nCOPY app /app\nCMD /app --port=$PORT\n"
+    [finding] = [f for f in lint_text(text) if f.rule_id == "SM103"]
+    assert "/bin/sh\", \"-c\"" not in finding.message.split("; ", 1)[1] and finding.fix is None
+    assert "values the shell would have expanded set by ENV or ARG" in finding.message
+    [plain] = [f for f in lint_text("FROM scratch\nCMD /app --serve\n") if f.rule_id == "SM103"]
+    assert plain.fix is not None  # plain words: exec form needs no shell
+
+
 def test_quoted_commands_are_json_escaped_not_nested():
     message = _message("SM101", P + 'ENTRYPOINT python3 job.py --name "a b"\n')
     assert '["/bin/sh", "-c", "python3 job.py --name \\"a b\\""]' in message

@@ -338,6 +338,9 @@ def test_too_many_paths_are_not_judged():
     ("opensuse/leap:15.5", "bash"),
     ("mambaorg/micromamba:1.5.8-amazon2023", "bash"),  # the tag names the OS
     ("myregistry.example/python:3.12", ""),  # another registry's "python" may be anything
+    ("gcr.io/distroless/python3-debian12", "none"),  # no shell at all
+    ("gcr.io/distroless/static:nonroot", "none"),
+    ("gcr.io/distroless/base:debug-nonroot", "busybox"),
 ])
 def test_shell_of_base(reference, shell):
     assert shell_of_base(reference) == shell

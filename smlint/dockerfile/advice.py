@@ -31,10 +31,14 @@ def exec_form_of(text: str) -> list[str] | None:
     return None
 
 
-def exec_advice(text: str) -> str:
+def exec_advice(text: str, shell_missing: bool = False) -> str:
     """What to write instead of shell-form text: an exec-form ENTRYPOINT that
-    keeps no code under /opt/ml (which SM110 would flag)."""
+    keeps no code under /opt/ml (which SM110 would flag). `shell_missing`:
+    the base has no /bin/sh, so the advice cannot keep one."""
     words = exec_form_of(text)
+    if words is None and shell_missing:
+        return ('write an exec-form ENTRYPOINT of the program itself, with values the shell would have expanded '
+                'set by ENV or ARG or read by the program')
     if words is None:
         return _expanding_advice(text)
     moved = ["/app/" + posixpath.basename(w) if under(w, OPT_ML) and not under(w, PROCESSING) else w for w in words]
@@ -83,12 +87,14 @@ def shell_pid1(text: str, keyword: str, shell_argv: tuple[str, ...], bin_sh: str
     it (`shell_argv`: the SHELL; `bin_sh`: what /bin/sh is on the base, "" unknown)."""
     from .shell import program_name
     from .shell_flow import outcomes
-    from .shell_questions import left_running, parse_or_none, resolve_shell
+    from .shell_questions import NO_SHELL, left_running, parse_or_none, resolve_shell
 
     lost = "never reach it" if keyword == "ENTRYPOINT" else "would replace the whole command"
+    name = program_name(shell_argv[0]) if shell_argv else "sh"
+    if name == "sh" and bin_sh == NO_SHELL:
+        return "the base image has no /bin/sh (scratch or distroless), so the container cannot even start"
     if shell_words(text)[:1] == ["exec"]:
         return f"`exec` makes the program PID 1, but the job's ContainerArguments {lost}"
-    name = program_name(shell_argv[0]) if shell_argv else "sh"
     shell, shown = resolve_shell(name, bin_sh), "/bin/sh" if name == "sh" else name
     tree = parse_or_none(text)
     if tree is None:
@@ -97,8 +103,8 @@ def shell_pid1(text: str, keyword: str, shell_argv: tuple[str, ...], bin_sh: str
     left = left_running(tree, shell, c_mode=True)
     if not left:
         if left_running(tree, "", c_mode=True):  # only this shell's own exec hands PID 1 on
-            return (f"the program becomes PID 1 ({shown} is {shell} here, which execs it itself), but the job's "
-                    f"ContainerArguments {lost}")
+            which = f"{shown} is {shell} here, which execs" if name == "sh" else f"{shown} execs"
+            return f"the program becomes PID 1 ({which} it itself), but the job's ContainerArguments {lost}"
         if not any(outcome.job for outcome in outcomes(tree)):
             return (f"PID 1 is the shell, and it runs no program that could take the stop signal (only shell "
                     f"builtins); the job's ContainerArguments {lost}")

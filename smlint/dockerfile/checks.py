@@ -40,9 +40,11 @@ def entrypoint_shell_form(subject: Subject) -> Iterator[Problem]:
     if entrypoint is None or entrypoint.is_exec_form or entrypoint.looks_like_json:
         return
     fix = fixes.entrypoint_fix(subject)
+    shell = subject.final.config.entrypoint_shell
     yield Problem(
-        f"ENTRYPOINT is shell form, so Docker runs {runs_as(subject.final.config.entrypoint_shell, entrypoint.args)}: "
-        f"{shell_pid1(entrypoint.args, 'ENTRYPOINT', subject.final.config.entrypoint_shell, subject.bin_sh)}; {exec_advice(entrypoint.args)}{fixes.caveat(fix)}",
+        f"ENTRYPOINT is shell form, so Docker runs {runs_as(shell, entrypoint.args)}: "
+        f"{shell_pid1(entrypoint.args, 'ENTRYPOINT', shell, subject.bin_sh)}; "
+        f"{exec_advice(entrypoint.args, subject.shell_missing(shell))}{fixes.caveat(fix)}",
         span_of(entrypoint),
         fix=fix,
     )
@@ -89,7 +91,8 @@ def cmd_shell_form_is_the_command(subject: Subject) -> Iterator[Problem]:
     fix = fixes.cmd_fix(subject)
     yield Problem(
         f"no ENTRYPOINT, and CMD is shell form: the container runs {runs_as(config.cmd_shell, cmd.args)}: "
-        f"{shell_pid1(cmd.args, 'CMD', config.cmd_shell, subject.bin_sh)}; {exec_advice(cmd.args)}{fixes.caveat(fix)}",
+        f"{shell_pid1(cmd.args, 'CMD', config.cmd_shell, subject.bin_sh)}; "
+        f"{exec_advice(cmd.args, subject.shell_missing(config.cmd_shell))}{fixes.caveat(fix)}",
         span_of(cmd),
         fix=fix,
     )

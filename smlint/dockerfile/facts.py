@@ -82,10 +82,27 @@ class Subject:
 
     @cached_property
     def bin_sh(self) -> str:
-        """What /bin/sh is (dash, busybox, bash) where the base image's name tells; "" otherwise."""
-        from .shell_questions import shell_of_base
+        """What /bin/sh is (dash, busybox, bash) where the base image's name
+        tells; NO_SHELL on scratch or distroless when no COPY/ADD could bring
+        one (to /, /bin or /usr/bin); "" otherwise."""
+        from .shell_questions import NO_SHELL, shell_of_base
 
-        return shell_of_base(self.final.external_base)
+        base = self.final.external_base
+        shell = shell_of_base(base) if base is not None else NO_SHELL
+        copies = (read_copy(step) for step in self.chain_steps)  # from the context or another stage
+        if shell == NO_SHELL and any(copy is not None and _may_add_a_shell(copy.target) for copy in copies):
+            return ""
+        return shell
+
+    def shell_missing(self, shell: tuple[str, ...]) -> bool:
+        """Whether shell-form text under this SHELL finds no /bin/sh to run it."""
+        from .shell_questions import NO_SHELL
+
+        return self.bin_sh == NO_SHELL and (not shell or program_name(shell[0]) == "sh")
+
+
+def _may_add_a_shell(target: str) -> bool:
+    return target.rstrip("/") in ("", "/bin", "/usr", "/usr/bin") or target.startswith(("/bin/", "/usr/bin/"))
 
 
 def span_of(instruction: Instruction) -> Span:

@@ -176,10 +176,11 @@ def _array(words: list[str]) -> str:
 
 
 def command_fix(instruction: Instruction, shell: tuple[str, ...], parsed: ParsedDockerfile,
-                argument_trap: str) -> Fix | None:
+                argument_trap: str, shell_missing: bool = False) -> Fix | None:
     """SM101/SM103: shell-form ENTRYPOINT or CMD text `instruction.args` run by
     `shell`. `argument_trap` says which CMD would start to reach the program
-    once it is exec form ("" none): that makes the exec-form rewrite unsafe."""
+    once it is exec form ("" none): that makes the exec-form rewrite unsafe.
+    `shell_missing`: the base has no such shell, so only plain words can be fixed."""
     text = instruction.args
     kind = shell_kind(shell)
     words = plain_words(text) if kind == "plain" else None
@@ -188,7 +189,7 @@ def command_fix(instruction: Instruction, shell: tuple[str, ...], parsed: Parsed
         if argument_trap:
             return edit and Fix(f"unsafe: write {instruction.keyword} in exec form; {argument_trap}", (edit,), safe=False)
         return edit and Fix(f"write {instruction.keyword} in exec form{_ARGUMENTS_NOTE[instruction.keyword]}", (edit,))
-    if not kind:
+    if not kind or shell_missing:
         return None
     script = with_exec(text)
     if script is None:
@@ -268,15 +269,17 @@ def wrapper_fix(instruction: Instruction, script: str, parsed: ParsedDockerfile)
 def entrypoint_fix(subject) -> Fix | None:
     config = subject.final.config
     trap = entrypoint_trap(config.entrypoint, subject.dockerfile.stages)
-    fix = command_fix(config.entrypoint, config.entrypoint_shell, subject.dockerfile.parsed, trap)
+    fix = command_fix(config.entrypoint, config.entrypoint_shell, subject.dockerfile.parsed, trap,
+                      subject.shell_missing(config.entrypoint_shell))
     return _with_shared_note(fix, config.entrypoint, subject)
 
 
 def cmd_fix(subject) -> Fix | None:
     config = subject.final.config
     trap = cmd_trap(config.cmd, subject.dockerfile.stages)
-    return _with_shared_note(command_fix(config.cmd, config.cmd_shell, subject.dockerfile.parsed, trap), config.cmd,
-                             subject)
+    fix = command_fix(config.cmd, config.cmd_shell, subject.dockerfile.parsed, trap,
+                      subject.shell_missing(config.cmd_shell))
+    return _with_shared_note(fix, config.cmd, subject)
 
 
 def _with_shared_note(fix: Fix | None, instruction: Instruction, subject) -> Fix | None:

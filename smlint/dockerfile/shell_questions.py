@@ -11,6 +11,8 @@ from .shell_lexer import ShellSyntaxError
 from .shell_tree import Sequence, Simple, parse, simple_commands
 
 DASH, BASH, BUSYBOX = "dash", "bash", "busybox"
+NO_SHELL = "none"  # the base has no /bin/sh at all: scratch, distroless
+_DISTROLESS = re.compile(r"^((mirror\.)?gcr\.io|docker\.io)/distroless/[^:@]+(:(?![^@]*debug)[^@]*)?$")
 # Docker Hub's official images, named plainly or through a registry that mirrors them.
 _OFFICIAL = (r"^((docker\.io|index\.docker\.io|registry-1\.docker\.io|mirror\.gcr\.io|public\.ecr\.aws/docker)/)?"
              r"(library/)?")
@@ -38,10 +40,13 @@ _NAMED_SHELLS = {"bash": BASH, "dash": DASH, "ash": BUSYBOX, "busybox": BUSYBOX}
 
 def shell_of_base(reference: str | None) -> str:
     """dash, busybox or bash when the base image's name tells what `/bin/sh`
-    is (through tags such as `python:3.12-alpine`, `...-ubuntu22.04`); "" otherwise."""
+    is (through tags such as `python:3.12-alpine`, `...-ubuntu22.04`), NO_SHELL
+    for distroless images but their :debug tags (busybox); "" otherwise."""
     if not reference:
         return ""
     name = reference.lower().rsplit("@", 1)[0]
+    if "/distroless/" in name:
+        return NO_SHELL if _DISTROLESS.match(name) else BUSYBOX
     for pattern, shell in _BASE_SHELLS:
         if pattern.search(name):
             return shell
@@ -49,8 +54,9 @@ def shell_of_base(reference: str | None) -> str:
 
 
 def resolve_shell(name: str, bin_sh: str) -> str:
-    """The shell that runs for `name` (sh, bash, ash, dash...): `sh` is `bin_sh` ("" unknown)."""
-    return _NAMED_SHELLS.get(name, bin_sh if name == "sh" else "")
+    """The shell that runs for `name` (sh, bash, ash, dash...): `sh` is `bin_sh`
+    ("" unknown, and when the base has none: what a build adds is not known)."""
+    return _NAMED_SHELLS.get(name, bin_sh if name == "sh" and bin_sh != NO_SHELL else "")
 
 
 def parse_or_none(text: str) -> Sequence | None:
