@@ -212,6 +212,11 @@ def test_a_job_in_a_loop_is_not_told_to_exec():
         "help: trap INT and TERM, run each step in the background and `wait` for it, and stop it in the trap")
 
 
+def test_a_trapped_loop_is_not_told_to_exec_either():
+    [found] = left_running(parse("trap 'exit 0' TERM; while true; do python3 job.py; done"), "dash", False)
+    assert "or `exec` it" not in left_running_text([found]) and "`wait`" in left_running_text([found])
+
+
 MASKING = [
     # (script, shell command-line options, masks?)
     ("python3 job.py || true", "", True),
@@ -341,6 +346,7 @@ def test_too_many_paths_are_not_judged():
     ("gcr.io/distroless/python3-debian12", "none"),  # no shell at all
     ("gcr.io/distroless/static:nonroot", "none"),
     ("gcr.io/distroless/base:debug-nonroot", "busybox"),
+    ("123456789012.dkr.ecr.us-east-1.amazonaws.com/distroless/python3-debian12:nonroot", "none"),  # a mirror
 ])
 def test_shell_of_base(reference, shell):
     assert shell_of_base(reference) == shell

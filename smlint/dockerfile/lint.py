@@ -209,7 +209,7 @@ def _lint_target(display: str, path: str | None, text: str | None, problem: str 
     return findings, (text.splitlines() if findings else None)
 
 
-def too_deep(display: str, error: BaseException):
+def too_deep(display: str, error: BaseException) -> Finding:
     """SM001 for a file that exhausted memory or the stack (the other files go on)."""
     return unreadable(display, f"too large or too deeply nested to lint ({type(error).__name__})")
 

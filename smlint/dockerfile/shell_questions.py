@@ -12,7 +12,6 @@ from .shell_tree import Sequence, Simple, parse, simple_commands
 
 DASH, BASH, BUSYBOX = "dash", "bash", "busybox"
 NO_SHELL = "none"  # the base has no /bin/sh at all: scratch, distroless
-_DISTROLESS = re.compile(r"^((mirror\.)?gcr\.io|docker\.io)/distroless/[^:@]+(:(?![^@]*debug)[^@]*)?$")
 # Docker Hub's official images, named plainly or through a registry that mirrors them.
 _OFFICIAL = (r"^((docker\.io|index\.docker\.io|registry-1\.docker\.io|mirror\.gcr\.io|public\.ecr\.aws/docker)/)?"
              r"(library/)?")
@@ -45,8 +44,8 @@ def shell_of_base(reference: str | None) -> str:
     if not reference:
         return ""
     name = reference.lower().rsplit("@", 1)[0]
-    if "/distroless/" in name:
-        return NO_SHELL if _DISTROLESS.match(name) else BUSYBOX
+    if "distroless/" in name:  # gcr.io/distroless/..., or a mirror of it
+        return BUSYBOX if "debug" in name.rpartition("/")[2].partition(":")[2] else NO_SHELL
     for pattern, shell in _BASE_SHELLS:
         if pattern.search(name):
             return shell
@@ -199,8 +198,9 @@ def _not_handed_on(found) -> str:
     if found.outcome.background:
         return f"it runs {found.describe()} in the background and waits without trapping INT or TERM"
     if found.trapped:
+        instead = "" if found.outcome.in_loop else ", or `exec` it"  # exec would end a loop
         return (f"its trap runs only after the foreground {found.describe()} ends, so the signal is not "
-                f"handed on (run the job in the background and `wait`, or `exec` it)")
+                f"handed on (run the job in the background and `wait`{instead})")
     if found.outcome.in_loop:
         return f"{found.describe()} runs as a child of the shell"
     return f"{found.describe()} is not run with `exec`"
@@ -225,8 +225,10 @@ def left_running_text(founds: list, shell: str = "", program: str = "", offer_tr
     shared = notes[0] if len(set(notes)) == 1 else ""
     parts = [f"{_not_handed_on(found)}{'' if shared else note}; {found.fix()}" for found, note in zip(founds, notes)]
     trap = offer_trap and not all(found.fix_traps for found in founds)
-    return paths_text(parts, shared) + ("; or trap INT and TERM, run the job in the background and `wait` for it"
-                                        if trap else "")
+    return paths_text(parts, shared) + (TRAP_ALTERNATIVE if trap else "")
+
+
+TRAP_ALTERNATIVE = "; or trap INT and TERM, run the job in the background and `wait` for it"
 
 
 def paths_text(parts: list[str], shared: str = "") -> str:

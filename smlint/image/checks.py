@@ -234,8 +234,9 @@ def entrypoint_script_without_exec(subject: ImageSubject):
     verdict = view.script_verdict(path) or ""
     if not verdict.startswith(SCRIPT_NEITHER):
         return
-    at_fault = verdict.partition(":")[2] or ("its job is not run with `exec`; or trap INT and TERM, run the job in "
-                                             "the background and `wait` for it")
+    from ..dockerfile.shell_questions import TRAP_ALTERNATIVE  # only for a script at fault
+
+    at_fault = verdict.partition(":")[2] or f"its job is not run with `exec`{TRAP_ALTERNATIVE}"
     bin_sh = image_bin_sh(view)
     runs_as = f" (/bin/sh here is {bin_sh})" if shell == "sh" and bin_sh else ""
     yield Problem(
