@@ -58,13 +58,20 @@ def is_shell_wrapper(argv: list[str] | None, image_shell: list[str] | None) -> b
     return False
 
 
+def _shell_form_effect(subject: ImageSubject, wrapper: list[str], keyword: str) -> str:
+    """What the shell-form text means for the stop signal, with the image's own /bin/sh (as SM101/SM103 say it)."""
+    from ..dockerfile.advice import shell_pid1  # only for an image with a shell form
+
+    return shell_pid1(wrapper[-1], keyword, tuple(wrapper[:-1]), image_bin_sh(subject.view))
+
+
 @registry.check("SM201")
 def entrypoint_shell_form(subject: ImageSubject):
     config = subject.view.config
     if is_shell_wrapper(config.entrypoint, config.shell):
         yield Problem(
-            f"config Entrypoint is a shell-form wrapper {_quote(config.entrypoint)}: PID 1 is a shell, "
-            f"so StopProcessingJob's SIGINT never reaches the program; use exec form",
+            f"config Entrypoint is a shell-form wrapper {_quote(config.entrypoint)}: "
+            f"{_shell_form_effect(subject, config.entrypoint, 'ENTRYPOINT')}; use exec form",
             span=subject.line_of("ENTRYPOINT"),
             pointer="config.Entrypoint",
             data={"entrypoint": config.entrypoint},
@@ -76,8 +83,8 @@ def cmd_shell_form(subject: ImageSubject):
     config = subject.view.config
     if not config.entrypoint and is_shell_wrapper(config.cmd, config.shell):
         yield Problem(
-            f"no Entrypoint and config Cmd is a shell-form wrapper {_quote(config.cmd)}: PID 1 is a shell "
-            f"that forwards no signal, and job ContainerArguments would replace the whole command",
+            f"no Entrypoint and config Cmd is a shell-form wrapper {_quote(config.cmd)}: "
+            f"{_shell_form_effect(subject, config.cmd, 'CMD')}",
             span=subject.line_of("CMD"),
             pointer="config.Cmd",
             data={"cmd": config.cmd},
