@@ -171,6 +171,8 @@ def _message(rule, text):
     (P + 'CMD exec python3 job.py --name "$NAME"\n',
      'write ENTRYPOINT ["/bin/sh", "-c", "exec python3 job.py --name \\"$NAME\\" \\"$@\\"", "sh"]'),
     (P + "CMD python3 job.py > /tmp/log\n", 'end a wrapper script with `exec "$@"`'),  # a redirection: a script
+    (P + 'SHELL ["/bin/bash", "-o", "pipefail", "-c"]\nCMD /bin/app --user=${USER,,}\n',  # the SHELL in effect
+     'write ENTRYPOINT ["/bin/bash", "-c", "exec /bin/app --user=${USER,,} \\"$@\\"", "bash"]'),
 ])
 def test_sm103_advice_is_said_once_and_is_no_wrapper(text, advice):
     message = _message("SM103", text)

@@ -5,7 +5,7 @@ import json
 import posixpath
 import re
 
-from ..argv import SHELL_BUILTINS
+from ..argv import SHELL_BUILTINS, SHELLS, program_name
 from ..contract import OPT_ML, PROCESSING
 from .facts import under
 from .parser import shell_words
@@ -31,16 +31,17 @@ def exec_form_of(text: str) -> list[str] | None:
     return None
 
 
-def exec_advice(text: str, shell_missing: bool = False) -> str:
-    """What to write instead of shell-form text: an exec-form ENTRYPOINT that
-    keeps no code under /opt/ml (which SM110 would flag). `shell_missing`:
-    the base has no /bin/sh, so the advice cannot keep one."""
+def exec_advice(text: str, shell: tuple[str, ...] = (), shell_missing: bool = False) -> str:
+    """What to write instead of shell-form text run by `shell` (the SHELL in
+    effect; () the default): an exec-form ENTRYPOINT that keeps no code under
+    /opt/ml (which SM110 would flag). `shell_missing`: the base has no
+    /bin/sh, so the advice cannot keep one."""
     words = exec_form_of(text)
     if words is None and shell_missing:
         return ('write an exec-form ENTRYPOINT of the program itself, with values the shell would have expanded '
                 'set by ENV or ARG or read by the program')
     if words is None:
-        return _expanding_advice(text)
+        return _expanding_advice(text, shell)
     moved = ["/app/" + posixpath.basename(w) if under(w, OPT_ML) and not under(w, PROCESSING) else w for w in words]
     advice = f"write ENTRYPOINT {json.dumps(moved)}"
     if moved != words:
@@ -48,10 +49,10 @@ def exec_advice(text: str, shell_missing: bool = False) -> str:
     return advice
 
 
-def _expanding_advice(text: str) -> str:
+def _expanding_advice(text: str, shell: tuple[str, ...]) -> str:
     """Advice for text that needs the shell: a lone command that expands
-    variables or globs keeps its shell, but execs the program and passes the
-    job's ContainerArguments on."""
+    variables or globs keeps its shell (a POSIX SHELL in effect, else
+    /bin/sh), but execs the program and passes the job's ContainerArguments on."""
     from .shell_nodes import Simple
     from .shell_questions import parse_or_none
 
@@ -63,7 +64,9 @@ def _expanding_advice(text: str) -> str:
     if not words or only.words[len(only.raw) - len(words)] in SHELL_BUILTINS:
         return 'write an exec-form ENTRYPOINT that runs the job\'s program, or end a wrapper script with `exec "$@"`'
     script = "exec " + " ".join(words) + ' "$@"'
-    return (f"write ENTRYPOINT {json.dumps(['/bin/sh', '-c', script, 'sh'])}: the shell still expands the command, "
+    program = shell[0] if shell and program_name(shell[0]) in SHELLS else "/bin/sh"
+    wrapper = [program, "-c", script, program_name(program)]
+    return (f"write ENTRYPOINT {json.dumps(wrapper)}: the shell still expands the command, "
             "`exec` hands PID 1 to the program, and \"$@\" passes the job's ContainerArguments on")
 
 

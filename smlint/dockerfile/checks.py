@@ -44,7 +44,7 @@ def entrypoint_shell_form(subject: Subject) -> Iterator[Problem]:
     yield Problem(
         f"ENTRYPOINT is shell form, so Docker runs {runs_as(shell, entrypoint.args)}: "
         f"{shell_pid1(entrypoint.args, 'ENTRYPOINT', shell, subject.bin_sh)}; "
-        f"{exec_advice(entrypoint.args, subject.shell_missing(shell))}{fixes.caveat(fix)}",
+        f"{exec_advice(entrypoint.args, shell, subject.shell_missing(shell))}{fixes.caveat(fix)}",
         span_of(entrypoint),
         fix=fix,
     )
@@ -92,7 +92,7 @@ def cmd_shell_form_is_the_command(subject: Subject) -> Iterator[Problem]:
     yield Problem(
         f"no ENTRYPOINT, and CMD is shell form: the container runs {runs_as(config.cmd_shell, cmd.args)}: "
         f"{shell_pid1(cmd.args, 'CMD', config.cmd_shell, subject.bin_sh)}; "
-        f"{exec_advice(cmd.args, subject.shell_missing(config.cmd_shell))}{fixes.caveat(fix)}",
+        f"{exec_advice(cmd.args, config.cmd_shell, subject.shell_missing(config.cmd_shell))}{fixes.caveat(fix)}",
         span_of(cmd),
         fix=fix,
     )
