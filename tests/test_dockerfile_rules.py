@@ -265,6 +265,33 @@ def test_sm107_the_last_copy_to_the_path_wins(tmp_path):
     assert not _sm107(text)  # the winning COPY's text is unknown: no guess from the earlier heredoc
 
 
+@pytest.mark.parametrize("copy, entrypoint", [
+    ("COPY scripts/entrypoint.sh /", '["sh", "/entrypoint.sh"]'),  # into the root folder (was "//entrypoint.sh")
+    ("COPY scripts/entrypoint.sh /", '["/entrypoint.sh"]'),
+    ("WORKDIR /app\nCOPY scripts/*.sh ./", '["./entrypoint.sh"]'),  # a wildcard into a folder
+    ("COPY scripts/entry*.sh /run.sh", '["/run.sh"]'),  # a wildcard with one match, copied as the target
+])
+def test_sm107_follows_root_and_wildcard_copies(tmp_path, copy, entrypoint):
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "entrypoint.sh").write_text("#!/bin/sh\ncd /app\npython3 job.py\n")
+    (tmp_path / "scripts" / "other.txt").write_text("x\n")
+    text = f"FROM python:3.12-slim\n{copy}\nENTRYPOINT {entrypoint}\n"
+    assert _sm107(text, str(tmp_path))
+    (tmp_path / "scripts" / "entrypoint.sh").write_text("#!/bin/sh\ncd /app\nexec python3 job.py\n")
+    assert not _sm107(text, str(tmp_path))
+
+
+def test_sm122_names_a_file_copied_into_the_root_folder_plainly():
+    [finding] = [f for f in lint_text(P + "COPY libcuda.so.550.54.14 /\n" + EP) if f.rule_id == "SM122"]
+    assert finding.data == {"file": "/libcuda.so.550.54.14"}  # not "//libcuda.so.550.54.14"
+
+
+def test_sm107_a_wildcard_of_several_files_onto_one_name_is_not_guessed(tmp_path):
+    for name in ("a.sh", "b.sh"):
+        (tmp_path / name).write_text("#!/bin/sh\npython3 job.py\n")
+    assert not _sm107('FROM python:3.12-slim\nCOPY *.sh /run.sh\nENTRYPOINT ["/run.sh"]\n', str(tmp_path))
+
+
 def test_sm107_binary_or_unreadable_context_file_is_no_finding_and_no_crash(tmp_path):
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "start").write_bytes(b"\x7fELF\0\0")

@@ -303,8 +303,7 @@ def nvidia_driver_files_copied(subject: Subject) -> Iterator[Problem]:
             continue
         instruction = copy.instruction
         for source, _ in copy.sources:
-            name = source.rstrip("/").rsplit("/", 1)[-1]
-            landed = f"{copy.target}/{name}" if copy.into_dir else copy.target
+            name, landed = source.rstrip("/").rsplit("/", 1)[-1], copy.lands_at(source)
             renamed_driver = not copy.into_dir and is_driver_file(f"/{name}") and not is_allowed_location(landed)
             if is_driver_file(landed) or renamed_driver:
                 yield Problem(

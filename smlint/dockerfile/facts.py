@@ -2,6 +2,7 @@
 where paths land. Pure functions over the model."""
 from __future__ import annotations
 
+import fnmatch
 import os
 import posixpath
 import re
@@ -258,6 +259,11 @@ class Copy:
     sources: list[tuple[str, Heredoc | None]]  # (source with variables expanded, or the heredoc's name; heredoc)
     from_stage: str | None = None  # COPY --from: another stage or image, not the build context
 
+    def lands_at(self, source: str) -> str:
+        """Where a source ends up: under its own name in the target folder, or as the target."""
+        name = source.rstrip("/").rsplit("/", 1)[-1]
+        return posixpath.join(self.target, name) if self.into_dir else self.target
+
 
 def read_copy(step: Step) -> Copy | None:
     """A COPY or ADD as BuildKit reads it (the one reading SM110, SM122 and the
@@ -285,7 +291,11 @@ def _copied_text(subject: Subject, path: str) -> tuple[str, Instruction] | None:
     for copy in subject.copies:
         inside = path.startswith(copy.target.rstrip("/") + "/")
         for source, heredoc in copy.sources:
-            lands = (f"{copy.target}/{source.rstrip('/').rsplit('/', 1)[-1]}" if copy.into_dir else copy.target) == path
+            if heredoc is None and _GLOB.search(source):
+                source = _glob_source(subject, copy, source, path)
+                if source is None:
+                    continue
+            lands = copy.lands_at(source) == path
             if not lands and (not inside or heredoc is not None or not subject.context_dir):
                 continue  # the string tests first: resolving a context path costs a realpath
             local = None if heredoc else subject.context_file(source)
@@ -301,6 +311,23 @@ def _copied_text(subject: Subject, path: str) -> tuple[str, Instruction] | None:
             text = _read_text(local) if local is not None and os.path.isfile(local) else None
             return (text, copy.instruction) if text is not None else None
     return None
+
+
+_GLOB = re.compile(r"[*?\[]")
+
+
+def _glob_source(subject: Subject, copy: "Copy", pattern: str, path: str) -> str | None:
+    """The build-context file a wildcard COPY source puts at `path`, if any."""
+    folder, wanted = posixpath.split(pattern)
+    if _GLOB.search(folder):
+        return None  # wildcards in folders: not followed
+    if copy.into_dir:
+        name = posixpath.basename(path)
+        matches = posixpath.join(copy.target, name) == path and fnmatch.fnmatchcase(name, wanted)
+        return posixpath.join(folder, name) if matches else None
+    local = subject.context_file(folder or ".")
+    names = sorted(fnmatch.filter(os.listdir(local), wanted)) if local and os.path.isdir(local) else []
+    return posixpath.join(folder, names[0]) if len(names) == 1 else None  # one match: copied as the target
 
 
 def context_path(context_dir: str | None, source: str) -> str | None:
