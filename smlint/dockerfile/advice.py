@@ -88,16 +88,15 @@ def runs_as(shell: tuple[str, ...], text: str) -> str:
 def shell_pid1(text: str, keyword: str, shell_argv: tuple[str, ...], bin_sh: str) -> str:
     """What shell-form text means for the stop signal, for the shell that runs
     it (`shell_argv`: the SHELL; `bin_sh`: what /bin/sh is on the base, "" unknown)."""
-    from .shell import program_name
     from .shell_flow import outcomes
-    from .shell_questions import NO_SHELL, left_running, parse_or_none, resolve_shell
+    from .shell_questions import left_running, parse_or_none, resolve_shell, shell_missing
 
     lost = "never reach it" if keyword == "ENTRYPOINT" else "would replace the whole command"
-    name = program_name(shell_argv[0]) if shell_argv else "sh"
-    if name == "sh" and bin_sh == NO_SHELL:
+    if shell_missing(shell_argv, bin_sh):
         return "the base image has no /bin/sh (scratch or distroless), so the container cannot even start"
     if shell_words(text)[:1] == ["exec"]:
         return f"`exec` makes the program PID 1, but the job's ContainerArguments {lost}"
+    name = program_name(shell_argv[0]) if shell_argv else "sh"
     shell, shown = resolve_shell(name, bin_sh), "/bin/sh" if name == "sh" else name
     tree = parse_or_none(text)
     if tree is None:

@@ -97,9 +97,9 @@ class Subject:
 
     def shell_missing(self, shell: tuple[str, ...]) -> bool:
         """Whether shell-form text under this SHELL finds no /bin/sh to run it."""
-        from .shell_questions import NO_SHELL
+        from .shell_questions import shell_missing
 
-        return self.bin_sh == NO_SHELL and (not shell or program_name(shell[0]) == "sh")
+        return shell_missing(shell, self.bin_sh)
 
 
 def _may_add_a_shell(target: str) -> bool:
@@ -323,8 +323,8 @@ def _glob_source(subject: Subject, copy: "Copy", pattern: str, path: str) -> str
         return None  # wildcards in folders: not followed
     if copy.into_dir:
         name = posixpath.basename(path)
-        matches = posixpath.join(copy.target, name) == path and fnmatch.fnmatchcase(name, wanted)
-        return posixpath.join(folder, name) if matches else None
+        source = posixpath.join(folder, name)
+        return source if fnmatch.fnmatchcase(name, wanted) and copy.lands_at(source) == path else None
     local = subject.context_file(folder or ".")
     names = sorted(fnmatch.filter(os.listdir(local), wanted)) if local and os.path.isdir(local) else []
     return posixpath.join(folder, names[0]) if len(names) == 1 else None  # one match: copied as the target

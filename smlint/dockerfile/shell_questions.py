@@ -52,6 +52,12 @@ def shell_of_base(reference: str | None) -> str:
     return ""
 
 
+def shell_missing(shell_argv: tuple[str, ...], bin_sh: str) -> bool:
+    """Whether shell-form text run by `shell_argv` (the SHELL; () the default)
+    finds no shell: it would be /bin/sh, on a base that has none."""
+    return bin_sh == NO_SHELL and (not shell_argv or program_name(shell_argv[0]) == "sh")
+
+
 def resolve_shell(name: str, bin_sh: str) -> str:
     """The shell that runs for `name` (sh, bash, ash, dash...): `sh` is `bin_sh`
     ("" unknown, and when the base has none: what a build adds is not known)."""
